@@ -1,0 +1,51 @@
+"""Applying the numbered scripts of ``sql/migrations`` to a database file."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+
+from ..errors import DatabaseError
+from .runner import StatementRunner
+from .sql import migrations
+from .stats import QueryStatsRecorder
+
+__all__ = ["apply_migrations", "pending_migrations"]
+
+
+def pending_migrations(runner: StatementRunner) -> list[int]:
+    """Versions of the migrations this database has not applied yet."""
+    applied: set[int] = set()
+    if runner.value("migrations_table_exists"):
+        applied = {row["version"] for row in runner.rows("applied_migrations")}
+    return [m.version for m in migrations() if m.version not in applied]
+
+
+def apply_migrations(
+    connection: duckdb.DuckDBPyConnection, recorder: QueryStatsRecorder, read_only: bool
+) -> list[int]:
+    """Apply pending migrations in order, each in its own transaction together
+    with its row in ``schema_migrations``; the versions applied. Running it again
+    applies nothing."""
+    runner = StatementRunner(connection, recorder, threading.Event(), in_transaction=False)
+    try:
+        pending = pending_migrations(runner)
+        if read_only:
+            if pending:
+                raise DatabaseError(
+                    f"database is read-only and lacks migrations {pending}; open it once "
+                    "with read_only=False to upgrade it, or pass migrate=False"
+                )
+            return []
+        runner.run("create_schema_migrations")
+        pending = pending_migrations(runner)
+        by_version = {m.version: m for m in migrations()}
+        for version in pending:
+            migration = by_version[version]
+            with runner.atomic():
+                runner.script(f"migration {version:04d}_{migration.name}", migration.script)
+                runner.run("record_migration", version=version, name=migration.name)
+        return pending
+    except duckdb.Error as exc:
+        raise DatabaseError(f"applying migrations failed: {exc}") from exc

@@ -1,0 +1,243 @@
+"""Running statements on one DuckDB connection, inside a worker thread.
+
+Everything here is synchronous and runs in the thread that ``Session.run``
+started: a repository method hands the session one function of a
+:class:`StatementRunner`, and that function makes every statement the method
+needs, so the method costs one thread hop however many statements it runs.
+
+The runner also times each named query for ``engine.stats()``, refuses to start
+another statement once the caller has been cancelled, and turns DuckDB's
+exceptions into the library's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
+
+import duckdb
+
+from ..errors import (
+    ConflictError,
+    DatabaseError,
+    IntegrityError,
+    InvalidQueryError,
+    ProjectArchitectDBError,
+)
+from .sql import NamedQuery, get_query
+from .stats import QueryStatsRecorder
+
+__all__ = ["CallCancelled", "Row", "StatementRunner", "translate_duckdb_error"]
+
+Row = dict[str, Any]
+T = TypeVar("T")
+
+
+class CallCancelled(Exception):
+    """Raised inside the worker thread when the awaiting task was cancelled
+    between two statements; the runner rolls back and the session re-raises
+    the caller's cancellation."""
+
+
+class StatementRunner:
+    """One connection plus what is needed to use it well from a worker thread.
+
+    Instances are made by the session for a single thread trip and must not be
+    kept beyond it.
+    """
+
+    __slots__ = ("_cancelled", "_in_transaction", "_recorder", "connection")
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        recorder: QueryStatsRecorder,
+        cancelled: threading.Event,
+        in_transaction: bool,
+    ) -> None:
+        self.connection = connection
+        self._recorder = recorder
+        self._cancelled = cancelled
+        self._in_transaction = in_transaction
+
+    # -- statements --------------------------------------------------------------
+
+    def rows(self, query_name: str, **params: Any) -> list[Row]:
+        """All rows of a named query, as dicts keyed by column name."""
+        query = get_query(query_name)
+        return self._fetch(query, self._execute(query, params))
+
+    def one(self, query_name: str, **params: Any) -> Row | None:
+        """The first row of a named query, or None."""
+        query = get_query(query_name)
+        cursor = self._execute(query, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        # A statement with RETURNING must be drained before the next one runs.
+        cursor.fetchall()
+        return dict(zip(_columns(cursor), row, strict=True))
+
+    def value(self, query_name: str, **params: Any) -> Any:
+        """The first column of the first row of a named query, or None."""
+        query = get_query(query_name)
+        row = self._execute(query, params).fetchone()
+        return None if row is None else row[0]
+
+    def run(self, query_name: str, **params: Any) -> None:
+        """Run a named query for its effect, discarding any result."""
+        query = get_query(query_name)
+        cursor = self._execute(query, params)
+        if cursor.description is not None:
+            cursor.fetchall()
+
+    def composed(self, label: str, sql: str, params: dict[str, Any]) -> list[Row]:
+        """Rows of SQL composed around a named query (filters, ordering, paging),
+        recorded in the stats under that query's name."""
+        self._check_cancelled()
+        started = time.perf_counter()
+        try:
+            return _as_dicts(self.connection.execute(sql, params))
+        finally:
+            self._recorder.record(label, time.perf_counter() - started)
+
+    @contextmanager
+    def staged(self, name: str, table: Any) -> Iterator[None]:
+        """Make an Arrow table readable as ``name`` for the statements in the block."""
+        self.connection.register(name, table)
+        try:
+            yield
+        finally:
+            self.connection.unregister(name)
+
+    def script(self, label: str, sql: str) -> None:
+        """Run a multi-statement script (migrations only)."""
+        self._check_cancelled()
+        started = time.perf_counter()
+        self.connection.execute(sql)
+        self._recorder.record(label, time.perf_counter() - started)
+
+    def raw(self, sql: str, parameters: dict[str, Any] | list[Any] | None) -> list[Row]:
+        """Run caller-supplied SQL; its rows as dicts (empty when it has none)."""
+        self._check_cancelled()
+        started = time.perf_counter()
+        cursor = self.connection.execute(sql, parameters)
+        rows = [] if cursor.description is None else _as_dicts(cursor)
+        self._recorder.record("execute_raw", time.perf_counter() - started)
+        return rows
+
+    # -- transactions ------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
+    def begin(self) -> None:
+        self._check_cancelled()
+        self.connection.begin()
+        self._in_transaction = True
+
+    def commit(self) -> None:
+        self._check_cancelled()
+        self.connection.commit()
+        self._in_transaction = False
+
+    def rollback(self) -> None:
+        self._in_transaction = False
+        # Nothing open is fine: a failed statement may have ended it already.
+        with suppress(duckdb.TransactionException):
+            self.connection.rollback()
+
+    @contextmanager
+    def atomic(self) -> Iterator[StatementRunner]:
+        """All statements in the block commit together or not at all.
+
+        Inside a transaction the session already opened, the block joins it (the
+        caller's commit or rollback decides); otherwise the block is its own
+        transaction.
+        """
+        if self._in_transaction:
+            yield self
+            return
+        self.begin()
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def retrying_conflicts(self, work: Callable[[StatementRunner], T], attempts: int = 50) -> T:
+        """Run ``work`` atomically, retrying when a concurrent transaction wins a
+        write-write conflict. Only for changes that are correct to re-apply on
+        fresh data (appending a message, bumping a counter); never inside a
+        caller's transaction, whose earlier statements cannot be replayed."""
+        if self._in_transaction:
+            return work(self)
+        for attempt in range(attempts):
+            try:
+                with self.atomic():
+                    return work(self)
+            except duckdb.TransactionException as exc:
+                if not _is_conflict(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(min(0.0005 * 2**attempt, 0.02))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- internals ---------------------------------------------------------------
+
+    def _check_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise CallCancelled()
+
+    def _execute(self, query: NamedQuery, params: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+        self._check_cancelled()
+        bound = query.bind(params)
+        started = time.perf_counter()
+        try:
+            return self.connection.execute(query.sql, bound)
+        finally:
+            self._recorder.record(query.name, time.perf_counter() - started)
+
+    def _fetch(self, query: NamedQuery, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
+        if cursor.description is None:
+            return []
+        return _as_dicts(cursor)
+
+
+def _columns(cursor: duckdb.DuckDBPyConnection) -> list[str]:
+    return [column[0] for column in cursor.description or ()]
+
+
+def _as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[Row]:
+    names = _columns(cursor)
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _is_conflict(exc: duckdb.Error) -> bool:
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+
+
+def translate_duckdb_error(
+    exc: duckdb.Error, *, entity: str | None = None, entity_id: int | None = None
+) -> ProjectArchitectDBError:
+    """The library error that stands for a DuckDB exception (chain it as the cause)."""
+    text = str(exc)
+    subject = entity or "row"
+    if _is_conflict(exc):
+        return ConflictError(subject, entity_id, "a concurrent transaction changed it first")
+    if isinstance(exc, duckdb.TransactionException) and "aborted" in text:
+        return DatabaseError(
+            "the transaction was aborted by an earlier failed statement; roll it back "
+            f"before running more statements ({text})"
+        )
+    if isinstance(exc, duckdb.ConstraintException):
+        return IntegrityError(f"{subject} violates a database constraint: {text}")
+    if isinstance(exc, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
+        return InvalidQueryError(f"DuckDB rejected the statement: {text}")
+    if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
+        return InvalidQueryError(f"DuckDB could not use a value: {text}")
+    return DatabaseError(f"DuckDB failed: {type(exc).__name__}: {text}")

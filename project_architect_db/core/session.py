@@ -1,0 +1,350 @@
+"""Sessions: one pooled connection, lent to one task, with its transaction state.
+
+A session runs each piece of work in a worker thread, one thread hop per call
+(:meth:`Session.run_in_worker`). Its transaction state has two parts:
+
+* ``_tx_wanted``: statements must run inside a transaction (a session from
+  ``engine.transaction()``, or inside ``async with session.begin()``). The
+  ``BEGIN`` is sent lazily, in the same thread hop as the first statement.
+* ``_tx_open``: DuckDB has a transaction open on this connection right now.
+
+Cancellation: a call cancelled before its thread starts never runs; one
+cancelled while running gets ``interrupt()`` on its connection, runs no further
+statement, and the session waits (shielded) for the thread to finish and rolls
+back. If the caller had a transaction open, that transaction is gone, so the
+session refuses further statements until the caller rolls back or leaves the
+transaction block: it never silently starts a new transaction in its place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import duckdb
+
+from ..errors import DatabaseError, PoolClosedError, ProjectArchitectDBError
+from .pool import ConnectionPool, PooledConnection
+from .runner import CallCancelled, StatementRunner, translate_duckdb_error
+from .stats import QueryStatsRecorder
+
+if TYPE_CHECKING:
+    from .engine import DatabaseEngine
+
+__all__ = ["Session", "SessionManager"]
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False, slots=True)
+class _WorkerCall:
+    """Shared between the awaiting task and the worker thread of one call."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+    in_transaction: bool = False
+
+
+class _ConnectionClosed(Exception):
+    """The pooled connection was closed before the work ran a statement."""
+
+
+class Session:
+    """A unit of work on one pooled connection.
+
+    Get one from ``engine.session()`` (each statement auto-commits) or
+    ``engine.transaction()`` (everything commits on exit). A session belongs to
+    one task: two calls on it at the same time raise an error.
+    """
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        pooled: PooledConnection,
+        recorder: QueryStatsRecorder,
+        limiter: anyio.CapacityLimiter,
+        *,
+        pre_ping: bool,
+        transactional: bool = False,
+    ) -> None:
+        self._pool = pool
+        self._pooled: PooledConnection | None = pooled
+        self._recorder = recorder
+        self._limiter = limiter
+        self._pre_ping = pre_ping
+        self._tx_wanted = transactional
+        self._tx_open = False
+        self._doomed: str | None = None
+        self._busy = False
+        self._fresh_checkout = True
+
+    # -- public API --------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside ``engine.transaction()`` or ``session.begin()``."""
+        return self._tx_wanted or self._tx_open
+
+    async def execute(
+        self, sql: str, parameters: dict[str, Any] | Sequence[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run one raw SQL statement; its rows as dicts (empty if it returns none).
+
+        ``parameters`` binds ``$name`` (dict) or ``?`` (sequence) placeholders:
+        pass values this way, never by formatting them into ``sql``.
+        """
+        bound: dict[str, Any] | list[Any] | None
+        bound = (
+            parameters if parameters is None or isinstance(parameters, dict) else list(parameters)
+        )
+        return await self.run_in_worker(lambda runner: runner.raw(sql, bound))
+
+    async def commit(self) -> None:
+        """Commit the open transaction, if any. In ``engine.transaction()`` or a
+        ``begin()`` block, later statements start a new transaction."""
+        self._raise_if_doomed()
+        if self._tx_open:
+            await self.run_in_worker(_commit, begin_pending=False)
+
+    async def rollback(self) -> None:
+        """Roll back the open transaction, if any."""
+        self._doomed = None
+        if self._tx_open:
+            await self.run_in_worker(_rollback, begin_pending=False)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Session]:
+        """A transaction inside an auto-commit session: commit on normal exit,
+        roll back on an exception or cancellation."""
+        if self._tx_wanted:
+            raise DatabaseError(
+                "this session is already in a transaction; DuckDB has no nested "
+                "transactions (savepoints), so run the work in the outer one"
+            )
+        self._tx_wanted = True
+        try:
+            yield self
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.rollback()
+            raise
+        else:
+            await self.commit()
+        finally:
+            self._tx_wanted = False
+
+    async def run_in_worker(
+        self,
+        work: Callable[[StatementRunner], T],
+        *,
+        entity: str | None = None,
+        entity_id: int | None = None,
+        begin_pending: bool = True,
+    ) -> T:
+        """Run ``work`` in a worker thread on this session's connection: one hop.
+
+        ``work`` receives a :class:`StatementRunner`; every statement it makes
+        belongs to this session (and its transaction). ``entity``/``entity_id``
+        name the row concerned, for error messages. DuckDB errors come back as
+        the library's errors.
+        """
+        pooled = self._usable()
+        self._busy = True
+        try:
+            try:
+                return await self._hop(pooled, work, begin_pending, entity, entity_id)
+            except _ConnectionClosed:
+                # pre-ping: the connection died while idle; nothing ran, so a fresh
+                # connection can take the same work.
+                self._pool.replace(pooled)
+                return await self._hop(pooled, work, begin_pending, entity, entity_id)
+        finally:
+            self._busy = False
+            self._fresh_checkout = False
+
+    # -- internals ---------------------------------------------------------------
+
+    def _usable(self) -> PooledConnection:
+        if self._pooled is None:
+            raise DatabaseError("this session has ended; open a new one from the engine")
+        if self._busy:
+            raise DatabaseError(
+                "this session is already running a statement; a session belongs to one "
+                "task, so give each concurrent task its own engine.session()"
+            )
+        self._raise_if_doomed()
+        return self._pooled
+
+    def _raise_if_doomed(self) -> None:
+        if self._doomed is not None:
+            raise DatabaseError(self._doomed)
+
+    async def _hop(
+        self,
+        pooled: PooledConnection,
+        work: Callable[[StatementRunner], T],
+        begin_pending: bool,
+        entity: str | None,
+        entity_id: int | None,
+    ) -> T:
+        call = _WorkerCall()
+        begin = begin_pending and self._tx_wanted and not self._tx_open
+        in_transaction = self._tx_open
+        can_retry = self._pre_ping and self._fresh_checkout and not in_transaction
+
+        def in_thread() -> T:
+            with call.lock:
+                if call.cancelled.is_set():
+                    raise CallCancelled()
+                call.started = True
+            runner = StatementRunner(
+                pooled.connection, self._recorder, call.cancelled, in_transaction
+            )
+            try:
+                if begin:
+                    runner.begin()
+                return work(runner)
+            except duckdb.ConnectionException as exc:
+                if can_retry and not runner.in_transaction:
+                    raise _ConnectionClosed() from exc
+                raise
+            finally:
+                call.in_transaction = runner.in_transaction
+                call.done.set()
+
+        try:
+            result = await anyio.to_thread.run_sync(
+                in_thread, abandon_on_cancel=True, limiter=self._limiter
+            )
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._stop(pooled, call)
+            raise
+        except duckdb.Error as exc:
+            self._tx_open = call.in_transaction
+            raise self._translate(exc, entity, entity_id) from exc
+        except BaseException:
+            self._tx_open = call.in_transaction
+            raise
+        self._tx_open = call.in_transaction
+        return result
+
+    async def _stop(self, pooled: PooledConnection, call: _WorkerCall) -> None:
+        """Stop a call whose caller was cancelled and leave the connection clean."""
+        with call.lock:
+            call.cancelled.set()
+            started = call.started
+        if not started:
+            return
+        pooled.connection.interrupt()
+        await anyio.to_thread.run_sync(call.done.wait)
+        if call.in_transaction or self._tx_open:
+            await anyio.to_thread.run_sync(_quiet_rollback, pooled.connection)
+            self._tx_open = False
+            if self._tx_wanted:
+                self._doomed = (
+                    "the transaction was rolled back because an operation in it was "
+                    "cancelled; leave the transaction block (or call rollback()) before "
+                    "running more statements"
+                )
+
+    def _translate(
+        self, exc: duckdb.Error, entity: str | None, entity_id: int | None
+    ) -> ProjectArchitectDBError:
+        if self._pool.closed and isinstance(
+            exc, duckdb.ConnectionException | duckdb.InterruptException
+        ):
+            return PoolClosedError("the engine was closed while this operation ran")
+        if isinstance(exc, duckdb.InterruptException):
+            return DatabaseError("the statement was interrupted")
+        return translate_duckdb_error(exc, entity=entity, entity_id=entity_id)
+
+    async def _finish(self) -> None:
+        """Roll back anything left open and give the connection back."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is None:
+            return
+        discard = False
+        if self._tx_open and not self._pool.closed:
+            try:
+                await anyio.to_thread.run_sync(_quiet_rollback, pooled.connection)
+            except duckdb.Error:
+                discard = True
+        self._tx_open = False
+        self._pool.release(pooled, discard=discard)
+
+
+def _commit(runner: StatementRunner) -> None:
+    runner.commit()
+
+
+def _rollback(runner: StatementRunner) -> None:
+    runner.rollback()
+
+
+def _quiet_rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    with suppress(duckdb.TransactionException):
+        connection.rollback()
+
+
+@asynccontextmanager
+async def open_session(engine: DatabaseEngine, *, transactional: bool) -> AsyncIterator[Session]:
+    """The session behind ``engine.session()`` and ``engine.transaction()``."""
+    pool, recorder, limiter = engine._parts()
+    pooled = await pool.acquire()
+    session = Session(
+        pool,
+        pooled,
+        recorder,
+        limiter,
+        pre_ping=engine.config.pool_pre_ping,
+        transactional=transactional,
+    )
+    try:
+        if not transactional:
+            yield session
+        else:
+            try:
+                yield session
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await session.rollback()
+                raise
+            await session.commit()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await session._finish()
+
+
+class SessionManager:
+    """Sessions and transactions of one engine, plus running several operations
+    in one transaction."""
+
+    def __init__(self, engine: DatabaseEngine) -> None:
+        self._engine = engine
+
+    def session(self) -> Any:
+        """Same as ``engine.session()``."""
+        return self._engine.session()
+
+    def transaction(self) -> Any:
+        """Same as ``engine.transaction()``."""
+        return self._engine.transaction()
+
+    async def execute_in_transaction(
+        self, operations: Sequence[Callable[[Session], Awaitable[Any]]]
+    ) -> list[Any]:
+        """Run each operation (an async callable taking the session) in order, in
+        one transaction; their results in order. Any failure rolls back all of
+        them and re-raises."""
+        results: list[Any] = []
+        async with self._engine.transaction() as session:
+            for operation in operations:
+                results.append(await operation(session))
+        return results

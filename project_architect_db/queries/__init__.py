@@ -1,0 +1,1 @@
+"""Dynamic query composition: filters, ordering and paging over named queries."""

@@ -1,0 +1,473 @@
+"""What every entity repository does, written once.
+
+A repository method validates its input on the event loop, then makes every
+statement it needs in one worker-thread trip (``session.run_in_worker``) and
+builds the read models there too. Writes and their audit entries commit
+together: in their own transaction, or in the caller's when the session has one.
+
+Statements come from ``sql/<table>.sql`` by a naming convention:
+``get_<entity>``, ``list_<table>``, ``insert_<entity>``, ``update_<entity>``,
+``soft_delete_<entity>``, ``restore_<entity>``, ``hard_delete_<entity>``,
+``bulk_insert_<table>`` and ``audit_bulk_insert_<table>``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from functools import cache
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar, overload
+
+import pyarrow as pa
+from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
+
+from ..core.runner import Row, StatementRunner
+from ..core.session import Session
+from ..errors import ConflictError, InvalidQueryError, NotFoundError
+from ..queries.filters import OrderBy, compose_count, compose_select
+from ..schemas.common import (
+    AuditAction,
+    AuditEntry,
+    CreateSchema,
+    EntityKind,
+    EntityModel,
+    UpdateSchema,
+)
+
+__all__ = ["BaseRepository"]
+
+ModelT = TypeVar("ModelT", bound=EntityModel)
+
+
+def to_param(value: Any, *, is_json: bool) -> Any:
+    """A validated Python value as DuckDB takes it as a bound parameter."""
+    if value is None:
+        return None
+    if is_json:
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+@cache
+def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[Any]:
+    """Validates a list of ``schema`` items; errors name the item's index."""
+    return TypeAdapter(list[schema])  # type: ignore[valid-type]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "{[":
+        return value  # a JSON column read back as text stays as it was stored
+    return to_jsonable_python(value)
+
+
+class BaseRepository(Generic[ModelT]):
+    """Create, read, update, soft/hard delete, restore, list, count, bulk writes
+    and audit history for one entity. Subclasses name the entity and its
+    schemas; they add only what is special to it."""
+
+    entity: ClassVar[EntityKind]
+    table: ClassVar[str]
+    model: type[ModelT]
+    create_schema: ClassVar[type[CreateSchema]]
+    update_schema: ClassVar[type[UpdateSchema]]
+    #: Columns the insert statement takes, in order (besides generated ones).
+    insert_columns: ClassVar[tuple[str, ...]]
+    #: Columns the update statement writes (besides id and version).
+    update_columns: ClassVar[tuple[str, ...]]
+    #: Columns stored as JSON, bound as JSON text.
+    json_columns: ClassVar[frozenset[str]] = frozenset()
+    #: Arrow types of the staged columns for bulk inserts.
+    arrow_schema: ClassVar[pa.Schema]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    # -- reads -------------------------------------------------------------------
+
+    async def get_by_id(self, id: int, *, include_deleted: bool = False) -> ModelT | None:
+        """The row with this id, or None. Soft-deleted rows only with ``include_deleted``."""
+        query = f"get_{self.entity}"
+
+        def work(db: StatementRunner) -> ModelT | None:
+            row = db.one(query, id=id, include_deleted=include_deleted)
+            return None if row is None else self.model.from_row(row)
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    async def list(
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        order_by: OrderBy = None,
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> builtins.list[ModelT]:
+        """One page of rows matching ``field=value`` filters (``None`` matches
+        NULL), ordered by ``order_by`` (``"-field"`` descending; ties by id)."""
+        query = compose_select(
+            f"list_{self.table}",
+            self.model,
+            filters,
+            include_deleted=include_deleted,
+            order_by=order_by,
+            limit=limit,
+            offset=offset,
+        )
+
+        def work(db: StatementRunner) -> builtins.list[ModelT]:
+            return [
+                self.model.from_row(row) for row in db.composed(query.base, query.sql, query.params)
+            ]
+
+        return await self.session.run_in_worker(work, entity=self.entity)
+
+    async def count(self, *, include_deleted: bool = False, **filters: Any) -> int:
+        """How many rows match the ``field=value`` filters."""
+        query = compose_count(
+            f"list_{self.table}", self.model, filters, include_deleted=include_deleted
+        )
+
+        def work(db: StatementRunner) -> int:
+            return int(db.composed(query.base, query.sql, query.params)[0]["n"])
+
+        return await self.session.run_in_worker(work, entity=self.entity)
+
+    async def history(self, id: int) -> builtins.list[AuditEntry]:
+        """The audit trail of one row, oldest first (empty if it never existed)."""
+
+        def work(db: StatementRunner) -> builtins.list[AuditEntry]:
+            rows = db.rows("audit_history", entity=self.entity.value, entity_id=id)
+            return [AuditEntry.from_row(row) for row in rows]
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    # -- writes ------------------------------------------------------------------
+
+    async def create(self, data: Mapping[str, Any] | CreateSchema) -> ModelT:
+        """Validate ``data``, insert it, audit it; the stored row."""
+        item = self._validated_create(data)
+        params = self._insert_params(item)
+        changes = json.dumps(self._audit_of_create(item), ensure_ascii=False)
+
+        def work(db: StatementRunner) -> ModelT:
+            with db.atomic():
+                row = db.one(f"insert_{self.entity}", **params)
+                if row is None:
+                    raise self._missing_parent(params)
+                self._audit(db, row["id"], AuditAction.CREATE, changes)
+            return self.model.from_row(row)
+
+        return await self.session.run_in_worker(work, entity=self.entity)
+
+    async def update(
+        self,
+        id: int,
+        data: Mapping[str, Any] | UpdateSchema,
+        *,
+        expected_version: int | None = None,
+    ) -> ModelT:
+        """Change only the fields given; the version goes up by one.
+
+        Raises ``NotFoundError`` when no live row has this id and
+        ``ConflictError`` when ``expected_version`` is not the stored version or
+        a concurrent transaction changed the row first.
+        """
+        changes = self._validated_update(data).changes()
+
+        def work(db: StatementRunner) -> ModelT:
+            with db.atomic():
+                return self._apply_update(db, id, changes, expected_version)
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    async def delete(self, id: int, *, hard: bool = False) -> bool:
+        """Soft delete (set ``deleted_at``) or, with ``hard=True``, remove the row
+        for good. True if a row was deleted, False if there was none (for a soft
+        delete: no live one)."""
+
+        def work(db: StatementRunner) -> bool:
+            with db.atomic():
+                if hard:
+                    gone = db.one(f"hard_delete_{self.entity}", id=id)
+                    changes: dict[str, Any] = {"hard": True}
+                else:
+                    gone = db.one(f"soft_delete_{self.entity}", id=id)
+                    changes = {} if gone is None else {"deleted_at": _jsonable(gone["deleted_at"])}
+                if gone is None:
+                    return False
+                self._audit(db, id, AuditAction.DELETE, json.dumps(changes))
+                return True
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    async def restore(self, id: int) -> ModelT:
+        """Undo a soft delete; the live row. A row that is already live comes back
+        unchanged. ``NotFoundError`` if there is no such row (or its project is
+        itself deleted: restore the project first)."""
+
+        def work(db: StatementRunner) -> ModelT:
+            with db.atomic():
+                row = db.one(f"restore_{self.entity}", id=id)
+                if row is None:
+                    return self._model_not_restored(db, id)
+                self._audit(db, id, AuditAction.RESTORE, "{}")
+            return self.model.from_row(row)
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    @overload
+    async def bulk_create(
+        self, items: Sequence[Mapping[str, Any] | CreateSchema], *, returning: Literal[True] = True
+    ) -> builtins.list[ModelT]: ...
+
+    @overload
+    async def bulk_create(
+        self, items: Sequence[Mapping[str, Any] | CreateSchema], *, returning: Literal[False]
+    ) -> int: ...
+
+    async def bulk_create(
+        self, items: Sequence[Mapping[str, Any] | CreateSchema], *, returning: bool = True
+    ) -> builtins.list[ModelT] | int:
+        """Validate every item, then insert all of them and their audit entries
+        in one transaction through Arrow: all or nothing. The created rows in
+        input order (ids ascend in that order), or with ``returning=False`` just
+        how many were written (faster for large loads)."""
+        validated = self._validated_many(items)
+        if not validated:
+            return [] if returning else 0
+        columns = self._staged_columns(validated)
+        staged = f"staged_{self.table}"
+
+        def work(db: StatementRunner) -> builtins.list[ModelT] | int:
+            with db.atomic():
+                self._check_parents(db, columns)
+                ids = sorted(
+                    row["id"]
+                    for row in db.rows(
+                        "next_ids", sequence_name=f"{self.table}_id_seq", n=len(validated)
+                    )
+                )
+                table = pa.table({"id": ids, **columns}, schema=self.arrow_schema)
+                with db.staged(staged, table):
+                    rows: builtins.list[Row] = []
+                    if returning:
+                        rows = db.rows(f"bulk_insert_{self.table}")
+                    else:
+                        db.run(f"bulk_insert_{self.table}")
+                    db.run(f"audit_bulk_insert_{self.table}")
+            if not returning:
+                return len(ids)
+            rows.sort(key=lambda row: row["id"])
+            return [self.model.from_row(row) for row in rows]
+
+        return await self.session.run_in_worker(work, entity=self.entity)
+
+    async def bulk_update(self, updates: Sequence[Mapping[str, Any]]) -> int:
+        """Apply many updates in one transaction: each dict holds ``id``,
+        optionally ``version`` (checked like ``expected_version``), and the
+        fields to change. All or nothing; the number of rows updated."""
+        plans = self._validated_bulk_updates(updates)
+        if not plans:
+            return 0
+
+        def work(db: StatementRunner) -> int:
+            with db.atomic():
+                for id, changes, version in plans:
+                    self._apply_update(db, id, changes, version)
+            return len(plans)
+
+        return await self.session.run_in_worker(work, entity=self.entity)
+
+    # -- helpers for subclasses ----------------------------------------------------
+
+    async def _select(self, query: str, **params: Any) -> builtins.list[ModelT]:
+        """The rows of a fixed named query, as models."""
+
+        def work(db: StatementRunner) -> builtins.list[ModelT]:
+            return [self.model.from_row(row) for row in db.rows(query, **params)]
+
+        return await self.session.run_in_worker(work, entity=self.entity)
+
+    def _audit(self, db: StatementRunner, id: int, action: AuditAction, changes: str) -> None:
+        db.run(
+            "insert_audit_entry",
+            entity=self.entity.value,
+            entity_id=id,
+            action=action.value,
+            changes=changes,
+        )
+
+    def _apply_update(
+        self,
+        db: StatementRunner,
+        id: int,
+        changes: dict[str, Any],
+        expected_version: int | None,
+    ) -> ModelT:
+        """Read the live row, check its version, write the merged row, audit."""
+        current = db.one(f"get_{self.entity}", id=id, include_deleted=False)
+        if current is None:
+            raise NotFoundError(self.entity.value, id, "it does not exist or is deleted")
+        if expected_version is not None and current["version"] != expected_version:
+            raise ConflictError(
+                self.entity.value,
+                id,
+                f"expected version {expected_version} but it is at version {current['version']}",
+                expected_version=expected_version,
+                actual_version=current["version"],
+            )
+        if not changes:
+            return self.model.from_row(current)
+        params = {
+            column: (
+                to_param(changes[column], is_json=column in self.json_columns)
+                if column in changes
+                else current[column]
+            )
+            for column in self.update_columns
+        }
+        audit = {
+            column: {"old": _jsonable(current[column]), "new": to_jsonable_python(value)}
+            for column, value in changes.items()
+        }
+        row = db.one(f"update_{self.entity}", id=id, version=current["version"], **params)
+        if row is None:
+            raise ConflictError(self.entity.value, id, "a concurrent transaction changed it first")
+        self._audit(db, id, AuditAction.UPDATE, json.dumps(audit, ensure_ascii=False))
+        return self.model.from_row(row)
+
+    def _model_not_restored(self, db: StatementRunner, id: int) -> ModelT:
+        existing = db.one(f"get_{self.entity}", id=id, include_deleted=True)
+        if existing is None:
+            raise NotFoundError(self.entity.value, id, "there is nothing to restore")
+        if existing["deleted_at"] is None:
+            return self.model.from_row(existing)
+        raise NotFoundError(
+            EntityKind.PROJECT.value,
+            existing["project_id"],
+            f"restore the project before its {self.entity.value} {id}",
+        )
+
+    def _missing_parent(self, params: Mapping[str, Any]) -> NotFoundError:
+        return NotFoundError(
+            EntityKind.PROJECT.value,
+            params["project_id"],
+            f"a {self.entity.value} needs a live project; create the project or restore it first",
+        )
+
+    def _check_parents(
+        self, db: StatementRunner, columns: Mapping[str, builtins.list[Any]]
+    ) -> None:
+        if "project_id" not in columns:
+            return
+        missing = db.rows("missing_live_projects", project_ids=sorted(set(columns["project_id"])))
+        if missing:
+            ids = [row["project_id"] for row in missing]
+            raise NotFoundError(
+                EntityKind.PROJECT.value,
+                ids[0],
+                f"bulk_create of {self.table} names projects {ids} that are missing or deleted; "
+                "nothing was written",
+            )
+
+    # -- input validation --------------------------------------------------------
+
+    def _validated_create(self, data: Mapping[str, Any] | CreateSchema) -> CreateSchema:
+        if isinstance(data, self.create_schema):
+            return data
+        if isinstance(data, BaseModel):
+            raise TypeError(
+                f"{type(self).__name__}.create takes a {self.create_schema.__name__} or a dict, "
+                f"not a {type(data).__name__}"
+            )
+        return self.create_schema.model_validate(data)
+
+    def _validated_update(self, data: Mapping[str, Any] | UpdateSchema) -> UpdateSchema:
+        if isinstance(data, self.update_schema):
+            return data
+        if isinstance(data, BaseModel):
+            raise TypeError(
+                f"{type(self).__name__}.update takes a {self.update_schema.__name__} or a dict, "
+                f"not a {type(data).__name__}"
+            )
+        return self.update_schema.model_validate(data)
+
+    def _validated_many(
+        self, items: Sequence[Mapping[str, Any] | CreateSchema]
+    ) -> builtins.list[CreateSchema]:
+        # One adapter for the whole list: an error names the item's index and field.
+        validated: builtins.list[CreateSchema] = _list_adapter(self.create_schema).validate_python(
+            builtins.list(items)
+        )
+        return validated
+
+    def _validated_bulk_updates(
+        self, updates: Sequence[Mapping[str, Any]]
+    ) -> builtins.list[tuple[int, dict[str, Any], int | None]]:
+        keys: builtins.list[tuple[int, int | None]] = []
+        field_sets: builtins.list[dict[str, Any]] = []
+        for position, item in enumerate(updates):
+            if not isinstance(item, Mapping):
+                raise InvalidQueryError(f"bulk_update item {position} is not a dict: {item!r}")
+            fields = dict(item)
+            id = fields.pop("id", None)
+            version = fields.pop("version", None)
+            if id is None:
+                raise InvalidQueryError(f"bulk_update item {position} has no 'id'")
+            for label, number in (("id", id), ("version", version)):
+                if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+                    raise InvalidQueryError(
+                        f"bulk_update item {position}: {label} must be an int, not {number!r}"
+                    )
+            keys.append((id, version))
+            field_sets.append(fields)
+        # One adapter for the whole list: an error names the item's index and field.
+        validated: builtins.list[UpdateSchema] = _list_adapter(self.update_schema).validate_python(
+            field_sets
+        )
+        return [
+            (id, item.changes(), version)
+            for (id, version), item in zip(keys, validated, strict=True)
+        ]
+
+    # -- row building ------------------------------------------------------------
+
+    def _column_value(self, item: CreateSchema, column: str) -> Any:
+        """One column of a validated create item, as it is bound or staged."""
+        return to_param(getattr(item, column), is_json=column in self.json_columns)
+
+    def _insert_params(self, item: CreateSchema) -> dict[str, Any]:
+        return {column: self._column_value(item, column) for column in self.insert_columns}
+
+    def _audit_of_create(self, item: CreateSchema) -> dict[str, Any]:
+        return item.model_dump(mode="json")
+
+    def _staged_columns(self, items: Sequence[CreateSchema]) -> dict[str, builtins.list[Any]]:
+        """Column lists for the Arrow table of a bulk insert (ids added later)."""
+        return {
+            column: [self._column_value(item, column) for item in items]
+            for column in self.insert_columns
+        }
+
+
+def utc_column() -> pa.DataType:
+    """Arrow type of a TIMESTAMPTZ column."""
+    return pa.timestamp("us", tz="UTC")

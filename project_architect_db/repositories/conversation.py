@@ -1,0 +1,98 @@
+"""Conversations and their messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from ..core.runner import StatementRunner
+from ..errors import NotFoundError
+from ..schemas.common import AuditAction, CreateSchema, EntityKind
+from ..schemas.conversation import (
+    Conversation,
+    ConversationCreate,
+    ConversationPhase,
+    ConversationUpdate,
+    MessageCreate,
+)
+from .base import BaseRepository, to_param
+
+__all__ = ["ConversationRepository"]
+
+
+class ConversationRepository(BaseRepository[Conversation]):
+    """Conversations of projects; ``add_message`` appends to one atomically."""
+
+    entity = EntityKind.CONVERSATION
+    table = "conversations"
+    model = Conversation
+    create_schema = ConversationCreate
+    update_schema = ConversationUpdate
+    insert_columns = ("project_id", "title", "phase", "messages")
+    update_columns = ("title", "phase")
+    arrow_schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("project_id", pa.int64()),
+            ("title", pa.string()),
+            ("phase", pa.string()),
+            ("messages", pa.string()),
+        ]
+    )
+    json_columns: ClassVar[frozenset[str]] = frozenset()
+
+    async def get_by_project(self, project_id: int) -> list[Conversation]:
+        """The live conversations of a project, oldest first."""
+        return await self._select("conversations_of_project", project_id=project_id)
+
+    async def get_by_phase(self, phase: ConversationPhase | str) -> list[Conversation]:
+        """Live conversations currently in ``phase``, oldest first."""
+        return await self._select("conversations_in_phase", phase=ConversationPhase(phase).value)
+
+    async def add_message(
+        self, id: int, message: Mapping[str, Any] | MessageCreate
+    ) -> Conversation:
+        """Append one message; the conversation with it.
+
+        The append is a single statement, retried if a concurrent writer touched
+        the same conversation first, so concurrent calls all land, in commit
+        order. It bumps the version and is audited as an update whose
+        ``messages`` change gives the message count before and after.
+        """
+        item = (
+            message if isinstance(message, MessageCreate) else MessageCreate.model_validate(message)
+        )
+        params = {
+            "role": item.role.value,
+            "content": item.content,
+            "created_at": item.created_at,
+            "metadata": to_param(item.metadata, is_json=True),
+        }
+
+        def append(db: StatementRunner) -> Conversation:
+            row = db.one("append_message", id=id, **params)
+            if row is None:
+                raise NotFoundError(self.entity.value, id, "it does not exist or is deleted")
+            count = len(row["messages"])
+            changes = {"messages": {"old": count - 1, "new": count}}
+            self._audit(db, id, AuditAction.UPDATE, json.dumps(changes))
+            return Conversation.from_row(row)
+
+        return await self.session.run_in_worker(
+            lambda db: db.retrying_conflicts(append), entity=self.entity, entity_id=id
+        )
+
+    def _column_value(self, item: CreateSchema, column: str) -> Any:
+        if column == "messages":
+            assert isinstance(item, ConversationCreate)
+            return json.dumps([m.to_json() for m in item.messages], ensure_ascii=False)
+        return super()._column_value(item, column)
+
+    def _audit_of_create(self, item: CreateSchema) -> dict[str, Any]:
+        changes = item.model_dump(mode="json", exclude={"messages"})
+        assert isinstance(item, ConversationCreate)
+        changes["messages"] = len(item.messages)
+        return changes

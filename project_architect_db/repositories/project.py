@@ -1,0 +1,166 @@
+"""Projects, and the cascades that keep their children in step."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import pyarrow as pa
+
+from ..core.runner import StatementRunner
+from ..schemas.common import AuditAction, EntityKind
+from ..schemas.conversation import Conversation
+from ..schemas.document import Document
+from ..schemas.project import Project, ProjectCreate, ProjectDetail, ProjectStatus, ProjectUpdate
+from ..schemas.repository import Repository
+from .base import BaseRepository, _jsonable
+
+__all__ = ["ProjectRepository"]
+
+# Child entity -> its table, in the order cascades visit them.
+_CHILDREN = (
+    (EntityKind.CONVERSATION, "conversations"),
+    (EntityKind.DOCUMENT, "documents"),
+    (EntityKind.REPOSITORY, "repositories"),
+)
+
+
+class ProjectRepository(BaseRepository[Project]):
+    """Projects. Deleting or restoring one does the same to its children."""
+
+    entity = EntityKind.PROJECT
+    table = "projects"
+    model = Project
+    create_schema = ProjectCreate
+    update_schema = ProjectUpdate
+    insert_columns = ("name", "description", "project_idea", "architecture", "status")
+    update_columns = insert_columns
+    json_columns: ClassVar[frozenset[str]] = frozenset({"architecture"})
+    arrow_schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("name", pa.string()),
+            ("description", pa.string()),
+            ("project_idea", pa.string()),
+            ("architecture", pa.string()),
+            ("status", pa.string()),
+        ]
+    )
+
+    async def get_by_status(self, status: ProjectStatus | str) -> list[Project]:
+        """Live projects in ``status``, oldest first."""
+        return await self._select("projects_by_status", status=ProjectStatus(status).value)
+
+    async def get_with_conversations(self, id: int) -> ProjectDetail | None:
+        """The live project with its live conversations, documents and
+        repositories, read in one trip; None if there is no live project."""
+
+        def work(db: StatementRunner) -> ProjectDetail | None:
+            row = db.one("get_project", id=id, include_deleted=False)
+            if row is None:
+                return None
+            project = Project.from_row(row)
+            return ProjectDetail(
+                **dict(project),
+                conversations=[
+                    Conversation.from_row(r)
+                    for r in db.rows("conversations_of_project", project_id=id)
+                ],
+                documents=[
+                    Document.from_row(r) for r in db.rows("documents_of_project", project_id=id)
+                ],
+                repositories=[
+                    Repository.from_row(r)
+                    for r in db.rows("repositories_of_project", project_id=id)
+                ],
+            )
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    async def delete(self, id: int, *, hard: bool = False) -> bool:
+        """Soft delete the project and its live children in one transaction (they
+        share one ``deleted_at``, which is how ``restore`` finds them).
+
+        ``hard=True`` removes the project (live or soft-deleted) and all its
+        children, live or not, for good, in one transaction.
+        """
+
+        def work(db: StatementRunner) -> bool:
+            with db.atomic():
+                return self._hard_delete(db, id) if hard else self._soft_delete(db, id)
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    async def restore(self, id: int) -> Project:
+        """Undo a soft delete, bringing back the children deleted with the project
+        (not those deleted on their own before it)."""
+
+        def work(db: StatementRunner) -> Project:
+            with db.atomic():
+                deleted = db.one("get_project", id=id, include_deleted=True)
+                row = db.one("restore_project", id=id)
+                if deleted is None or row is None:
+                    return self._model_not_restored(db, id)
+                self._audit(db, id, AuditAction.RESTORE, "{}")
+                for child, table in _CHILDREN:
+                    back = [
+                        r["id"]
+                        for r in db.rows(
+                            f"restore_{table}_of_project",
+                            project_id=id,
+                            deleted_at=deleted["deleted_at"],
+                        )
+                    ]
+                    self._audit_children(
+                        db, child, back, {"cascade_from_project": id}, AuditAction.RESTORE
+                    )
+            return Project.from_row(row)
+
+        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+
+    # -- cascades ----------------------------------------------------------------
+
+    def _soft_delete(self, db: StatementRunner, id: int) -> bool:
+        gone = db.one("soft_delete_project", id=id)
+        if gone is None:
+            return False
+        deleted_at = gone["deleted_at"]
+        self._audit(db, id, AuditAction.DELETE, json.dumps({"deleted_at": _jsonable(deleted_at)}))
+        for child, table in _CHILDREN:
+            ids = [
+                r["id"]
+                for r in db.rows(
+                    f"soft_delete_{table}_of_project", project_id=id, deleted_at=deleted_at
+                )
+            ]
+            self._audit_children(
+                db, child, ids, {"deleted_at": _jsonable(deleted_at), "cascade_from_project": id}
+            )
+        return True
+
+    def _hard_delete(self, db: StatementRunner, id: int) -> bool:
+        gone = db.one("hard_delete_project", id=id)
+        if gone is None:
+            return False
+        self._audit(db, id, AuditAction.DELETE, json.dumps({"hard": True}))
+        for child, table in _CHILDREN:
+            ids = [r["id"] for r in db.rows(f"hard_delete_{table}_of_project", project_id=id)]
+            self._audit_children(db, child, ids, {"hard": True, "cascade_from_project": id})
+        return True
+
+    def _audit_children(
+        self,
+        db: StatementRunner,
+        child: EntityKind,
+        ids: list[int],
+        changes: dict[str, object],
+        action: AuditAction = AuditAction.DELETE,
+    ) -> None:
+        if ids:
+            db.run(
+                "insert_audit_entries",
+                entity=child.value,
+                entity_ids=ids,
+                action=action.value,
+                changes=json.dumps(changes),
+            )

@@ -1,0 +1,127 @@
+"""Pieces every entity schema shares."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+__all__ = [
+    "AuditAction",
+    "AuditEntry",
+    "CreateSchema",
+    "EntityKind",
+    "EntityModel",
+    "JsonObject",
+    "Text",
+    "UpdateSchema",
+    "UtcDatetime",
+]
+
+
+def _to_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL (\\x00) characters")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+"""A timestamp stored in UTC; a naive value is read as UTC."""
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""A string the database can store (no NUL characters)."""
+
+JsonObject = dict[str, JsonValue]
+"""A JSON object: string keys, JSON values."""
+
+
+class EntityKind(StrEnum):
+    PROJECT = "project"
+    CONVERSATION = "conversation"
+    DOCUMENT = "document"
+    REPOSITORY = "repository"
+
+
+class AuditAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    RESTORE = "restore"
+
+
+class CreateSchema(BaseModel):
+    """Input for ``create``: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class UpdateSchema(BaseModel):
+    """Input for ``update``: every field optional; only the fields given change.
+
+    A field listed in ``required_fields`` may be left out but not set to None.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    required_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required(self) -> Self:
+        for name in self.model_fields_set & self.required_fields:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be set to null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller gave, with their validated values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class EntityModel(BaseModel):
+    """Columns every entity table has. Read models are built from database rows,
+    so they do not repeat the input constraints."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    json_fields: ClassVar[frozenset[str]] = frozenset()
+
+    id: int
+    version: int
+    created_at: datetime
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        """The model for one database row (JSON columns arrive as text)."""
+        for name in cls.json_fields:
+            text = row.get(name)
+            if text is not None:
+                row[name] = json.loads(text)
+        return cls.model_validate(row)
+
+
+class AuditEntry(BaseModel):
+    """One change in the audit trail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    entity: EntityKind
+    entity_id: int
+    action: AuditAction
+    changes: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AuditEntry:
+        row["changes"] = json.loads(row["changes"])
+        return cls.model_validate(row)

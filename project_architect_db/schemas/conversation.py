@@ -1,0 +1,104 @@
+"""Conversations: message threads about a project, moving through phases."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .common import CreateSchema, EntityModel, JsonObject, Text, UpdateSchema, UtcDatetime
+
+__all__ = [
+    "Conversation",
+    "ConversationCreate",
+    "ConversationPhase",
+    "ConversationUpdate",
+    "Message",
+    "MessageCreate",
+    "MessageRole",
+]
+
+
+class ConversationPhase(StrEnum):
+    DISCOVERY = "discovery"
+    REQUIREMENTS = "requirements"
+    DESIGN = "design"
+    IMPLEMENTATION = "implementation"
+    REVIEW = "review"
+
+
+class MessageRole(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MessageCreate(BaseModel):
+    """A message to append; ``created_at`` defaults to now (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: MessageRole
+    content: Annotated[Text, Field(min_length=1)]
+    created_at: UtcDatetime = Field(default_factory=_utc_now)
+    metadata: JsonObject | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The message as the JSON the database casts to its ``message`` type."""
+        return {
+            "role": self.role.value,
+            "content": self.content,
+            "created_at": self.created_at.isoformat(),
+            "metadata": self.metadata,
+        }
+
+
+class Message(BaseModel):
+    """A stored message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: MessageRole
+    content: str
+    created_at: datetime
+    metadata: JsonObject | None = None
+
+
+Title = Annotated[Text, Field(min_length=1, max_length=255)]
+
+
+class ConversationCreate(CreateSchema):
+    project_id: int
+    title: Title
+    phase: ConversationPhase = ConversationPhase.DISCOVERY
+    messages: list[MessageCreate] = Field(default_factory=list)
+
+
+class ConversationUpdate(UpdateSchema):
+    """Title and phase; messages are appended with ``add_message``."""
+
+    required_fields: ClassVar[frozenset[str]] = frozenset({"title", "phase"})
+
+    title: Title | None = None
+    phase: ConversationPhase | None = None
+
+
+class Conversation(EntityModel):
+    project_id: int
+    title: str
+    phase: ConversationPhase
+    messages: list[Message] = Field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        for message in row["messages"]:
+            if message["metadata"] is not None:
+                message["metadata"] = json.loads(message["metadata"])
+        return cls.model_validate(row)

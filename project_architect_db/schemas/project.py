@@ -1,0 +1,68 @@
+"""Projects: the software projects everything else belongs to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field
+
+from .common import CreateSchema, EntityModel, JsonObject, Text, UpdateSchema
+from .conversation import Conversation
+from .document import Document
+from .repository import Repository
+
+__all__ = ["Project", "ProjectCreate", "ProjectDetail", "ProjectStatus", "ProjectUpdate"]
+
+
+class ProjectStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"
+
+
+Name = Annotated[Text, Field(min_length=1, max_length=255)]
+Description = Annotated[Text, Field(max_length=5000)]
+Idea = Annotated[Text, Field(min_length=10, max_length=10000)]
+
+
+class ProjectCreate(CreateSchema):
+    name: Name
+    description: Description | None = None
+    project_idea: Idea
+    architecture: JsonObject | None = None
+    status: ProjectStatus = ProjectStatus.DRAFT
+
+
+class ProjectUpdate(UpdateSchema):
+    required_fields: ClassVar[frozenset[str]] = frozenset({"name", "project_idea", "status"})
+
+    name: Name | None = None
+    description: Description | None = None
+    project_idea: Idea | None = None
+    architecture: JsonObject | None = None
+    status: ProjectStatus | None = None
+
+
+class Project(EntityModel):
+    """A project as stored. ``completed_at`` is set by the library when the
+    status becomes ``completed`` and cleared when it leaves it."""
+
+    json_fields: ClassVar[frozenset[str]] = frozenset({"architecture"})
+
+    name: str
+    description: str | None = None
+    project_idea: str
+    architecture: JsonObject | None = None
+    status: ProjectStatus
+    completed_at: datetime | None = None
+
+
+class ProjectDetail(Project):
+    """A project with its live conversations, documents and repositories."""
+
+    conversations: list[Conversation] = Field(default_factory=list)
+    documents: list[Document] = Field(default_factory=list)
+    repositories: list[Repository] = Field(default_factory=list)

@@ -1,0 +1,128 @@
+-- Conversations: message threads about a project, moving through phases
+-- (discovery, requirements, design, implementation, review). Messages are kept
+-- in order in the messages column, a list of the `message` struct type.
+
+-- name: get_conversation(id, include_deleted)^
+-- One conversation by id; a soft-deleted one only when include_deleted is true.
+SELECT *
+FROM conversations
+WHERE id = :id
+  AND (deleted_at IS NULL OR :include_deleted);
+
+-- name: list_conversations()
+-- Every conversation row, live and soft-deleted; the library filters, orders
+-- and pages it.
+SELECT * FROM conversations;
+
+-- name: conversations_of_project(project_id)
+-- The live conversations of one project, oldest first.
+SELECT *
+FROM conversations
+WHERE project_id = :project_id
+  AND deleted_at IS NULL
+ORDER BY id;
+
+-- name: conversations_in_phase(phase)
+-- Live conversations currently in one phase, oldest first.
+SELECT *
+FROM conversations
+WHERE phase = :phase
+  AND deleted_at IS NULL
+ORDER BY id;
+
+-- name: insert_conversation(project_id, title, phase, messages)<!
+-- A new conversation of a live project (no row back: the project is missing or
+-- deleted). messages arrives as a JSON array of message objects.
+INSERT INTO conversations (project_id, title, phase, messages)
+SELECT :project_id, :title, :phase, CAST(CAST(:messages AS JSON) AS message[])
+WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
+RETURNING *;
+
+-- name: update_conversation(id, version, title, phase)^
+-- Writes title and phase of a live conversation if its version is still the one
+-- the library read; bumps version and stamps updated_at.
+UPDATE conversations
+SET title      = :title,
+    phase      = :phase,
+    version    = version + 1,
+    updated_at = now()
+WHERE id = :id
+  AND version = :version
+  AND deleted_at IS NULL
+RETURNING *;
+
+-- name: append_message(id, role, content, created_at, metadata)^
+-- Appends one message to a live conversation in a single statement, so
+-- concurrent appends never overwrite each other; bumps version.
+UPDATE conversations
+SET messages   = list_append(
+        messages,
+        {'role': :role, 'content': :content, 'created_at': :created_at,
+         'metadata': CAST(:metadata AS JSON)}::message),
+    version    = version + 1,
+    updated_at = now()
+WHERE id = :id
+  AND deleted_at IS NULL
+RETURNING *;
+
+-- name: soft_delete_conversation(id)^
+-- Marks a live conversation deleted.
+UPDATE conversations
+SET deleted_at = now()
+WHERE id = :id
+  AND deleted_at IS NULL
+RETURNING id, deleted_at;
+
+-- name: soft_delete_conversations_of_project(project_id, deleted_at)
+-- Cascade of a project's soft delete: its live conversations get the project's
+-- deleted_at, which is how a restore finds them again.
+UPDATE conversations
+SET deleted_at = :deleted_at
+WHERE project_id = :project_id
+  AND deleted_at IS NULL
+RETURNING id;
+
+-- name: restore_conversation(id)^
+-- Brings a soft-deleted conversation back, if its project is live.
+UPDATE conversations
+SET deleted_at = NULL
+WHERE id = :id
+  AND deleted_at IS NOT NULL
+  AND project_id IN (SELECT id FROM projects WHERE deleted_at IS NULL)
+RETURNING *;
+
+-- name: restore_conversations_of_project(project_id, deleted_at)
+-- Undoes the cascade: the conversations deleted together with the project.
+UPDATE conversations
+SET deleted_at = NULL
+WHERE project_id = :project_id
+  AND deleted_at = :deleted_at
+RETURNING id;
+
+-- name: hard_delete_conversation(id)^
+-- Removes a conversation for good.
+DELETE FROM conversations
+WHERE id = :id
+RETURNING id;
+
+-- name: hard_delete_conversations_of_project(project_id)
+-- Removes every conversation of a project, live or not (its hard delete).
+DELETE FROM conversations
+WHERE project_id = :project_id
+RETURNING id;
+
+-- name: bulk_insert_conversations()
+-- Inserts the rows of the Arrow table registered as staged_conversations
+-- (ids drawn beforehand; messages as JSON text).
+INSERT INTO conversations (id, project_id, title, phase, messages)
+SELECT id, project_id, title, phase, CAST(CAST(messages AS JSON) AS message[])
+FROM staged_conversations
+RETURNING *;
+
+-- name: audit_bulk_insert_conversations()
+-- One 'create' audit entry per staged conversation.
+INSERT INTO audit_log (entity, entity_id, action, changes)
+SELECT 'conversation', id, 'create',
+       json_object('project_id', project_id, 'title', title, 'phase', phase,
+                   'messages', json_array_length(CAST(messages AS JSON)))
+FROM staged_conversations;

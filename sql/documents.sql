@@ -1,0 +1,121 @@
+-- Documents: requirements, architecture notes, ADRs, API notes and guides of a
+-- project. access_count and last_accessed_at track reads (record_access).
+
+-- name: get_document(id, include_deleted)^
+-- One document by id; a soft-deleted one only when include_deleted is true.
+SELECT *
+FROM documents
+WHERE id = :id
+  AND (deleted_at IS NULL OR :include_deleted);
+
+-- name: list_documents()
+-- Every document row, live and soft-deleted; the library filters, orders and
+-- pages it.
+SELECT * FROM documents;
+
+-- name: documents_of_project(project_id)
+-- The live documents of one project, oldest first.
+SELECT *
+FROM documents
+WHERE project_id = :project_id
+  AND deleted_at IS NULL
+ORDER BY id;
+
+-- name: documents_of_type(doc_type)
+-- Live documents of one type, oldest first.
+SELECT *
+FROM documents
+WHERE doc_type = :doc_type
+  AND deleted_at IS NULL
+ORDER BY id;
+
+-- name: insert_document(project_id, title, doc_type, content, metadata)<!
+-- A new document of a live project (no row back: the project is missing or deleted).
+INSERT INTO documents (project_id, title, doc_type, content, metadata)
+SELECT :project_id, :title, :doc_type, :content, :metadata
+WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
+RETURNING *;
+
+-- name: update_document(id, version, title, doc_type, content, metadata)^
+-- Writes the updatable columns of a live document if its version is still the
+-- one the library read; bumps version and stamps updated_at.
+UPDATE documents
+SET title      = :title,
+    doc_type   = :doc_type,
+    content    = :content,
+    metadata   = :metadata,
+    version    = version + 1,
+    updated_at = now()
+WHERE id = :id
+  AND version = :version
+  AND deleted_at IS NULL
+RETURNING *;
+
+-- name: record_document_access(id)^
+-- Counts one read of a live document. Not a content change: no version bump.
+UPDATE documents
+SET access_count     = access_count + 1,
+    last_accessed_at = now()
+WHERE id = :id
+  AND deleted_at IS NULL
+RETURNING *;
+
+-- name: soft_delete_document(id)^
+-- Marks a live document deleted.
+UPDATE documents
+SET deleted_at = now()
+WHERE id = :id
+  AND deleted_at IS NULL
+RETURNING id, deleted_at;
+
+-- name: soft_delete_documents_of_project(project_id, deleted_at)
+-- Cascade of a project's soft delete (see conversations.sql).
+UPDATE documents
+SET deleted_at = :deleted_at
+WHERE project_id = :project_id
+  AND deleted_at IS NULL
+RETURNING id;
+
+-- name: restore_document(id)^
+-- Brings a soft-deleted document back, if its project is live.
+UPDATE documents
+SET deleted_at = NULL
+WHERE id = :id
+  AND deleted_at IS NOT NULL
+  AND project_id IN (SELECT id FROM projects WHERE deleted_at IS NULL)
+RETURNING *;
+
+-- name: restore_documents_of_project(project_id, deleted_at)
+-- Undoes the cascade: the documents deleted together with the project.
+UPDATE documents
+SET deleted_at = NULL
+WHERE project_id = :project_id
+  AND deleted_at = :deleted_at
+RETURNING id;
+
+-- name: hard_delete_document(id)^
+-- Removes a document for good.
+DELETE FROM documents
+WHERE id = :id
+RETURNING id;
+
+-- name: hard_delete_documents_of_project(project_id)
+-- Removes every document of a project, live or not (its hard delete).
+DELETE FROM documents
+WHERE project_id = :project_id
+RETURNING id;
+
+-- name: bulk_insert_documents()
+-- Inserts the rows of the Arrow table registered as staged_documents.
+INSERT INTO documents (id, project_id, title, doc_type, content, metadata)
+SELECT id, project_id, title, doc_type, content, metadata::JSON
+FROM staged_documents
+RETURNING *;
+
+-- name: audit_bulk_insert_documents()
+-- One 'create' audit entry per staged document.
+INSERT INTO audit_log (entity, entity_id, action, changes)
+SELECT 'document', id, 'create',
+       json_object('project_id', project_id, 'title', title, 'doc_type', doc_type,
+                   'content', content, 'metadata', metadata::JSON)
+FROM staged_documents;

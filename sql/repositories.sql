@@ -1,0 +1,122 @@
+-- Repositories: the code repositories of a project (GitHub, GitLab, ...).
+
+-- name: get_repository(id, include_deleted)^
+-- One repository by id; a soft-deleted one only when include_deleted is true.
+SELECT *
+FROM repositories
+WHERE id = :id
+  AND (deleted_at IS NULL OR :include_deleted);
+
+-- name: list_repositories()
+-- Every repository row, live and soft-deleted; the library filters, orders and
+-- pages it.
+SELECT * FROM repositories;
+
+-- name: repositories_of_project(project_id)
+-- The live repositories of one project, oldest first.
+SELECT *
+FROM repositories
+WHERE project_id = :project_id
+  AND deleted_at IS NULL
+ORDER BY id;
+
+-- name: stale_repositories(days)
+-- Live repositories with no commit in the last :days days, or none recorded.
+SELECT *
+FROM repositories
+WHERE deleted_at IS NULL
+  AND (last_commit_at IS NULL OR last_commit_at < now() - to_days(CAST(:days AS INTEGER)))
+ORDER BY id;
+
+-- name: insert_repository(project_id, name, url, provider, default_branch, primary_language, stars, open_issues, last_commit_at, metadata)<!
+-- A new repository of a live project (no row back: the project is missing or deleted).
+INSERT INTO repositories (project_id, name, url, provider, default_branch, primary_language,
+                          stars, open_issues, last_commit_at, metadata)
+SELECT :project_id, :name, :url, :provider, :default_branch, :primary_language,
+       :stars, :open_issues, :last_commit_at, :metadata
+WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
+RETURNING *;
+
+-- name: update_repository(id, version, name, url, provider, default_branch, primary_language, stars, open_issues, last_commit_at, metadata)^
+-- Writes the updatable columns of a live repository if its version is still the
+-- one the library read; bumps version and stamps updated_at.
+UPDATE repositories
+SET name             = :name,
+    url              = :url,
+    provider         = :provider,
+    default_branch   = :default_branch,
+    primary_language = :primary_language,
+    stars            = :stars,
+    open_issues      = :open_issues,
+    last_commit_at   = :last_commit_at,
+    metadata         = :metadata,
+    version          = version + 1,
+    updated_at       = now()
+WHERE id = :id
+  AND version = :version
+  AND deleted_at IS NULL
+RETURNING *;
+
+-- name: soft_delete_repository(id)^
+-- Marks a live repository deleted.
+UPDATE repositories
+SET deleted_at = now()
+WHERE id = :id
+  AND deleted_at IS NULL
+RETURNING id, deleted_at;
+
+-- name: soft_delete_repositories_of_project(project_id, deleted_at)
+-- Cascade of a project's soft delete (see conversations.sql).
+UPDATE repositories
+SET deleted_at = :deleted_at
+WHERE project_id = :project_id
+  AND deleted_at IS NULL
+RETURNING id;
+
+-- name: restore_repository(id)^
+-- Brings a soft-deleted repository back, if its project is live.
+UPDATE repositories
+SET deleted_at = NULL
+WHERE id = :id
+  AND deleted_at IS NOT NULL
+  AND project_id IN (SELECT id FROM projects WHERE deleted_at IS NULL)
+RETURNING *;
+
+-- name: restore_repositories_of_project(project_id, deleted_at)
+-- Undoes the cascade: the repositories deleted together with the project.
+UPDATE repositories
+SET deleted_at = NULL
+WHERE project_id = :project_id
+  AND deleted_at = :deleted_at
+RETURNING id;
+
+-- name: hard_delete_repository(id)^
+-- Removes a repository for good.
+DELETE FROM repositories
+WHERE id = :id
+RETURNING id;
+
+-- name: hard_delete_repositories_of_project(project_id)
+-- Removes every repository of a project, live or not (its hard delete).
+DELETE FROM repositories
+WHERE project_id = :project_id
+RETURNING id;
+
+-- name: bulk_insert_repositories()
+-- Inserts the rows of the Arrow table registered as staged_repositories.
+INSERT INTO repositories (id, project_id, name, url, provider, default_branch,
+                          primary_language, stars, open_issues, last_commit_at, metadata)
+SELECT id, project_id, name, url, provider, default_branch,
+       primary_language, stars, open_issues, last_commit_at, metadata::JSON
+FROM staged_repositories
+RETURNING *;
+
+-- name: audit_bulk_insert_repositories()
+-- One 'create' audit entry per staged repository.
+INSERT INTO audit_log (entity, entity_id, action, changes)
+SELECT 'repository', id, 'create',
+       json_object('project_id', project_id, 'name', name, 'url', url, 'provider', provider,
+                   'default_branch', default_branch, 'primary_language', primary_language,
+                   'stars', stars, 'open_issues', open_issues,
+                   'last_commit_at', last_commit_at, 'metadata', metadata::JSON)
+FROM staged_repositories;
