@@ -48,7 +48,9 @@ def portal(request: pytest.FixtureRequest) -> Iterator[BlockingPortal]:
 
 
 @pytest.fixture
-def portal_engine(portal: BlockingPortal, db_path: Path) -> Iterator[tuple[BlockingPortal, DatabaseEngine]]:
+def portal_engine(
+    portal: BlockingPortal, db_path: Path
+) -> Iterator[tuple[BlockingPortal, DatabaseEngine]]:
     engine = DatabaseEngine(db_path)
     portal.call(engine.connect)
     try:

@@ -25,10 +25,16 @@ def test_database_urls_and_paths_are_understood(url: str, expected: str) -> None
 
 @pytest.mark.parametrize(
     "url",
-    ["", "duckdb://host/file.duckdb", "duckdb:///", "postgresql://localhost/db", "duckdb:///a.db?x=1"],
+    [
+        "",
+        "duckdb://host/file.duckdb",
+        "duckdb:///",
+        "postgresql://localhost/db",
+        "duckdb:///a.db?x=1",
+    ],
 )
 def test_malformed_urls_are_refused_with_advice(url: str) -> None:
-    with pytest.raises(ValueError, match="database_url|duckdb"):
+    with pytest.raises(ValueError, match=r"database_url|duckdb"):
         parse_database_url(url)
 
 

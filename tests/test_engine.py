@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
-
 from helpers import project_data
+
 from project_architect_db import (
     DatabaseEngine,
     DatabaseError,
@@ -37,12 +36,14 @@ async def test_timestamps_come_back_in_utc(engine: DatabaseEngine) -> None:
 
 async def test_connect_is_idempotent_and_close_is_final(db_path: Path) -> None:
     engine = DatabaseEngine(f"duckdb:///{db_path}")
-    assert not engine.is_open and "closed" in repr(engine)
+    assert not engine.is_open
+    assert "closed" in repr(engine)
     with pytest.raises(PoolClosedError, match="not open"):
         engine.stats()
     assert await engine.connect() is engine
     assert await engine.connect() is engine
-    assert engine.is_open and "open" in repr(engine)
+    assert engine.is_open
+    assert "open" in repr(engine)
     await engine.close()
     await engine.close()
     with pytest.raises(PoolClosedError):
@@ -53,7 +54,9 @@ async def test_connect_is_idempotent_and_close_is_final(db_path: Path) -> None:
 
 
 async def test_execute_raw_binds_parameters_and_returns_dicts(engine: DatabaseEngine) -> None:
-    rows = await engine.execute_raw("SELECT $a + 1 AS b, $s AS s", {"a": 41, "s": "x'; DROP TABLE projects; --"})
+    rows = await engine.execute_raw(
+        "SELECT $a + 1 AS b, $s AS s", {"a": 41, "s": "x'; DROP TABLE projects; --"}
+    )
     assert rows == [{"b": 42, "s": "x'; DROP TABLE projects; --"}]
     assert await engine.execute_raw("SELECT ? * 2 AS doubled", [21]) == [{"doubled": 42}]
     assert await engine.execute_raw("CREATE TABLE scratch (x INTEGER)") == []
@@ -66,14 +69,20 @@ async def test_stats_report_pool_and_named_queries(engine: DatabaseEngine) -> No
         await projects.get_by_id(project.id)
         await projects.get_by_id(project.id)
         inside = engine.stats()
-        assert inside.checked_out == 1 and inside.idle == 0
+        assert inside.checked_out == 1
+        assert inside.idle == 0
     stats = engine.stats()
     assert isinstance(stats, EngineStats)
-    assert stats.pool_size == 4 and stats.max_overflow == 4
-    assert stats.checked_out == 0 and stats.idle == 1 and stats.waiters == 0
-    assert stats.total_acquisitions == 1 and stats.acquisition_timeouts == 0
+    assert stats.pool_size == 4
+    assert stats.max_overflow == 4
+    assert stats.checked_out == 0
+    assert stats.idle == 1
+    assert stats.waiters == 0
+    assert stats.total_acquisitions == 1
+    assert stats.acquisition_timeouts == 0
     get = stats.queries["get_project"]
-    assert get.calls == 2 and 0 < get.max_seconds <= get.total_seconds
+    assert get.calls == 2
+    assert 0 < get.max_seconds <= get.total_seconds
     assert stats.queries["insert_project"].calls == 1
 
 
@@ -83,7 +92,9 @@ async def test_missing_directory_gives_a_clear_error(tmp_path: Path) -> None:
             pass
 
 
-async def test_second_process_writing_the_same_file_gets_a_clear_error(engine: DatabaseEngine, db_path: Path) -> None:
+async def test_second_process_writing_the_same_file_gets_a_clear_error(
+    engine: DatabaseEngine, db_path: Path
+) -> None:
     script = (
         "import anyio, sys\n"
         "from project_architect_db import DatabaseEngine, DatabaseError\n"
@@ -99,4 +110,6 @@ async def test_second_process_writing_the_same_file_gets_a_clear_error(engine: D
     result = await anyio.run_process([sys.executable, "-c", script], check=False)
     assert result.returncode == 3, result.stderr.decode()
     message = result.stdout.decode()
-    assert str(db_path) in message and "locked" in message and "read_only=True" in message
+    assert str(db_path) in message
+    assert "locked" in message
+    assert "read_only=True" in message

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from helpers import conversation_data, document_data, project_data, repository_data
 from pydantic import ValidationError
 
-from helpers import conversation_data, document_data, project_data, repository_data
 from project_architect_db import (
     ConflictError,
     ConversationRepository,
@@ -40,11 +40,15 @@ async def test_create_sets_database_columns_and_audits(session: Session) -> None
     assert project.version == 1
     assert project.created_at.tzinfo is not None
     assert abs(project.created_at - datetime.now(UTC)) < timedelta(minutes=1)
-    assert project.updated_at is None and project.deleted_at is None
-    assert project.status == "draft" and project.completed_at is None
+    assert project.updated_at is None
+    assert project.deleted_at is None
+    assert project.status == "draft"
+    assert project.completed_at is None
     assert project.architecture == {"framework": "FastAPI", "complexity_score": 7}
     [entry] = await projects.history(project.id)
-    assert entry.action == "create" and entry.entity == "project" and entry.entity_id == project.id
+    assert entry.action == "create"
+    assert entry.entity == "project"
+    assert entry.entity_id == project.id
     assert entry.changes["name"] == "Atlas"
 
 
@@ -119,11 +123,14 @@ async def test_update_changes_only_given_fields_and_bumps_version(session: Sessi
     assert entry.changes == {"name": {"old": "Atlas", "new": "Atlas 2"}}
 
 
-async def test_update_can_set_optional_fields_to_null_but_not_required_ones(session: Session) -> None:
+async def test_update_can_set_optional_fields_to_null_but_not_required_ones(
+    session: Session,
+) -> None:
     projects = ProjectRepository(session)
     project = await projects.create(project_data(description="text"))
     updated = await projects.update(project.id, {"description": None, "architecture": None})
-    assert updated.description is None and updated.architecture is None
+    assert updated.description is None
+    assert updated.architecture is None
     with pytest.raises(ValidationError, match="name"):
         await projects.update(project.id, {"name": None})
 
@@ -185,7 +192,8 @@ async def test_every_updatable_project_field_changes_while_children_exist(sessio
         await projects.update(project.id, {field: value})
     final = await projects.update(project.id, changes | {"status": "archived"})
     assert final.version == 2 + len(changes)
-    assert final.name == "Renamed" and final.status == "archived"
+    assert final.name == "Renamed"
+    assert final.status == "archived"
     assert final.architecture == {"framework": "Litestar"}
 
 
@@ -202,7 +210,8 @@ async def test_soft_delete_hides_and_restore_brings_back(session: Session) -> No
     assert await documents.list() == []
     assert await documents.count() == 0
     hidden = await documents.get_by_id(document.id, include_deleted=True)
-    assert hidden is not None and hidden.deleted_at is not None
+    assert hidden is not None
+    assert hidden.deleted_at is not None
     assert await documents.count(include_deleted=True) == 1
     assert await documents.restore(document.id) == document
     assert [entry.action for entry in await documents.history(document.id)] == [
@@ -212,7 +221,9 @@ async def test_soft_delete_hides_and_restore_brings_back(session: Session) -> No
     ]
 
 
-async def test_restore_of_live_row_returns_it_and_of_missing_row_is_not_found(session: Session) -> None:
+async def test_restore_of_live_row_returns_it_and_of_missing_row_is_not_found(
+    session: Session,
+) -> None:
     projects = ProjectRepository(session)
     project = await projects.create(project_data())
     assert await projects.restore(project.id) == project
@@ -246,7 +257,11 @@ async def test_project_soft_delete_cascades_and_restore_brings_back_only_those_c
     assert await documents.get_by_id(kept.id) == kept
     assert await repositories.get_by_id(repo.id) == repo
     assert await documents.get_by_id(early.id) is None
-    assert [e.action for e in await conversations.history(talk.id)] == ["create", "delete", "restore"]
+    assert [e.action for e in await conversations.history(talk.id)] == [
+        "create",
+        "delete",
+        "restore",
+    ]
 
 
 async def test_hard_delete_removes_project_and_children_for_good(session: Session) -> None:
@@ -340,15 +355,19 @@ async def test_count_refuses_unknown_fields(session: Session) -> None:
 
 async def test_bulk_create_writes_all_in_input_order_with_audit(session: Session) -> None:
     projects = ProjectRepository(session)
-    items = [project_data(name=f"bulk {i}", status="completed" if i == 3 else "draft") for i in range(20)]
+    items = [
+        project_data(name=f"bulk {i}", status="completed" if i == 3 else "draft") for i in range(20)
+    ]
     created = await projects.bulk_create(items)
     assert [p.name for p in created] == [item["name"] for item in items]
     assert [p.id for p in created] == sorted(p.id for p in created)
-    assert created[3].completed_at is not None and created[0].completed_at is None
+    assert created[3].completed_at is not None
+    assert created[0].completed_at is None
     assert created[5] == await projects.get_by_id(created[5].id)
     assert await audit_count(session) == 20
     [entry] = await projects.history(created[7].id)
-    assert entry.action == "create" and entry.changes["name"] == "bulk 7"
+    assert entry.action == "create"
+    assert entry.changes["name"] == "bulk 7"
     assert entry.changes["architecture"] == {"framework": "FastAPI", "complexity_score": 7}
 
 
@@ -375,7 +394,9 @@ async def test_bulk_create_of_children_checks_every_project(session: Session) ->
     with pytest.raises(NotFoundError, match="nothing was written"):
         await documents.bulk_create([document_data(project.id), document_data(424242)])
     assert await documents.count() == 0
-    made = await documents.bulk_create([document_data(project.id, metadata={"n": i}) for i in range(3)])
+    made = await documents.bulk_create(
+        [document_data(project.id, metadata={"n": i}) for i in range(3)]
+    )
     assert [d.metadata for d in made] == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
@@ -392,17 +413,25 @@ async def test_bulk_create_for_every_child_entity(session: Session) -> None:
     repos = await RepositoryRepository(session).bulk_create(
         [repository_data(project.id, last_commit_at=commit, stars=5)]
     )
-    assert repos[0].last_commit_at == commit and repos[0].stars == 5
+    assert repos[0].last_commit_at == commit
+    assert repos[0].stars == 5
 
 
 async def test_bulk_update_applies_all_or_nothing(session: Session) -> None:
     projects = ProjectRepository(session)
     a, b, c = await projects.bulk_create([project_data(name=n) for n in "abc"])
-    assert await projects.bulk_update([{"id": a.id, "name": "A"}, {"id": b.id, "version": 1, "status": "active"}]) == 2
+    assert (
+        await projects.bulk_update(
+            [{"id": a.id, "name": "A"}, {"id": b.id, "version": 1, "status": "active"}]
+        )
+        == 2
+    )
     assert (await projects.get_by_id(a.id)).name == "A"  # type: ignore[union-attr]
     assert (await projects.get_by_id(b.id)).status == "active"  # type: ignore[union-attr]
     with pytest.raises(ConflictError):
-        await projects.bulk_update([{"id": c.id, "name": "C"}, {"id": b.id, "version": 1, "name": "B"}])
+        await projects.bulk_update(
+            [{"id": c.id, "name": "C"}, {"id": b.id, "version": 1, "name": "B"}]
+        )
     assert (await projects.get_by_id(c.id)).name == "c"  # type: ignore[union-attr]
     with pytest.raises(NotFoundError):
         await projects.bulk_update([{"id": c.id, "name": "C"}, {"id": 999, "name": "x"}])
@@ -432,9 +461,17 @@ async def test_get_by_status_and_get_with_conversations(session: Session) -> Non
     detail = await projects.get_with_conversations(active.id)
     assert detail is not None
     assert detail.conversations == [live]
-    assert detail.documents == [document] and detail.repositories == [repo]
+    assert detail.documents == [document]
+    assert detail.repositories == [repo]
     assert detail.name == active.name
     assert await projects.get_with_conversations(999) is None
+
+
+async def test_enum_arguments_of_specialised_lookups_are_checked(session: Session) -> None:
+    with pytest.raises(InvalidQueryError, match=r"status 'paused' is not one of: draft"):
+        await ProjectRepository(session).get_by_status("paused")
+    with pytest.raises(InvalidQueryError, match=r"phase 'testing' is not one of: discovery"):
+        await ConversationRepository(session).get_by_phase("testing")
 
 
 async def test_conversation_queries_and_add_message(session: Session) -> None:
@@ -445,11 +482,15 @@ async def test_conversation_queries_and_add_message(session: Session) -> None:
     assert [c.id for c in await conversations.get_by_project(project.id)] == [talk.id, other.id]
     assert [c.id for c in await conversations.get_by_phase("design")] == [other.id]
     when = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-    first = await conversations.add_message(talk.id, {"role": "user", "content": "Hi", "created_at": when})
-    second = await conversations.add_message(
-        talk.id, MessageCreate(role="assistant", content="Hello", metadata={"model": "x", "n": [1, 2]})
+    first = await conversations.add_message(
+        talk.id, {"role": "user", "content": "Hi", "created_at": when}
     )
-    assert first.messages[0].created_at == when and first.version == 2
+    second = await conversations.add_message(
+        talk.id,
+        MessageCreate(role="assistant", content="Hello", metadata={"model": "x", "n": [1, 2]}),
+    )
+    assert first.messages[0].created_at == when
+    assert first.version == 2
     assert [m.content for m in second.messages] == ["Hi", "Hello"]
     assert second.messages[1].metadata == {"model": "x", "n": [1, 2]}
     assert second.version == 3
@@ -465,7 +506,9 @@ async def test_naive_message_time_is_taken_as_utc(session: Session) -> None:
     conversations = ConversationRepository(session)
     talk = await conversations.create(conversation_data(project.id))
     naive = datetime(2026, 5, 1, 12, 0)
-    after = await conversations.add_message(talk.id, {"role": "user", "content": "x", "created_at": naive})
+    after = await conversations.add_message(
+        talk.id, {"role": "user", "content": "x", "created_at": naive}
+    )
     assert after.messages[0].created_at == naive.replace(tzinfo=UTC)
 
 
@@ -478,12 +521,13 @@ async def test_document_queries_and_record_access(session: Session) -> None:
     assert [d.id for d in await documents.get_by_project(project.id)] == [spec.id, adr.id]
     read = await documents.record_access(spec.id)
     read = await documents.record_access(spec.id)
-    assert read.access_count == 2 and read.last_accessed_at is not None
+    assert read.access_count == 2
+    assert read.last_accessed_at is not None
     assert read.version == 1
     assert len(await documents.history(spec.id)) == 1
     with pytest.raises(NotFoundError):
         await documents.record_access(999)
-    with pytest.raises(ValueError, match="doc_type|DocumentType|valid"):
+    with pytest.raises(InvalidQueryError, match=r"doc_type 'novel'.*requirements"):
         await documents.get_by_type("novel")
 
 
@@ -498,7 +542,11 @@ async def test_repository_queries_and_get_stale(session: Session) -> None:
     never = await repositories.create(repository_data(project.id, name="never"))
     assert [r.id for r in await repositories.get_stale()] == [old.id, never.id]
     assert [r.id for r in await repositories.get_stale(days=60)] == [never.id]
-    assert [r.id for r in await repositories.get_by_project(project.id)] == [fresh.id, old.id, never.id]
+    assert [r.id for r in await repositories.get_by_project(project.id)] == [
+        fresh.id,
+        old.id,
+        never.id,
+    ]
     with pytest.raises(InvalidQueryError):
         await repositories.get_stale(days=-1)
 
@@ -507,7 +555,9 @@ async def test_repository_url_must_be_http(session: Session) -> None:
     project = await ProjectRepository(session).create(project_data())
     with pytest.raises(ValidationError, match="url"):
         await RepositoryRepository(session).create(repository_data(project.id, url="ftp://x.org/a"))
-    made = await RepositoryRepository(session).create(repository_data(project.id, url="https://x.org"))
+    made = await RepositoryRepository(session).create(
+        repository_data(project.id, url="https://x.org")
+    )
     assert made.url == "https://x.org"
 
 

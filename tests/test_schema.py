@@ -19,7 +19,9 @@ from project_architect_db.core.sql import migrations
 def _parent_and_child(path: Path) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect(str(path))
     connection.execute("CREATE TABLE parent (id BIGINT PRIMARY KEY, name VARCHAR)")
-    connection.execute("CREATE TABLE child (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES parent (id))")
+    connection.execute(
+        "CREATE TABLE child (id BIGINT PRIMARY KEY, parent_id BIGINT REFERENCES parent (id))"
+    )
     connection.execute("INSERT INTO parent VALUES (1, 'a')")
     connection.execute("INSERT INTO child VALUES (1, 1)")
     return connection
@@ -47,18 +49,24 @@ async def test_schema_has_no_foreign_keys_and_no_secondary_index_on_projects(
         "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'FOREIGN KEY'"
     )
     assert constraints == []
-    indexes = await engine.execute_raw("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'projects'")
+    indexes = await engine.execute_raw(
+        "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'projects'"
+    )
     assert indexes == []
 
 
 async def test_opening_twice_applies_migrations_once(db_path: Path) -> None:
     async with DatabaseEngine(db_path) as engine:
-        first = await engine.execute_raw("SELECT version, name FROM schema_migrations ORDER BY version")
+        first = await engine.execute_raw(
+            "SELECT version, name FROM schema_migrations ORDER BY version"
+        )
         await engine.execute_raw(
             "INSERT INTO projects (name, project_idea) VALUES ('kept', 'survives reopening')"
         )
     async with DatabaseEngine(db_path) as engine:
-        again = await engine.execute_raw("SELECT version, name FROM schema_migrations ORDER BY version")
+        again = await engine.execute_raw(
+            "SELECT version, name FROM schema_migrations ORDER BY version"
+        )
         kept = await engine.execute_raw("SELECT name FROM projects")
     assert first == again == [{"version": m.version, "name": m.name} for m in migrations()]
     assert kept == [{"name": "kept"}]

@@ -7,7 +7,13 @@ from project_architect_db.core.sql import migrations, queries, sql_directory
 
 def test_sql_directory_holds_the_query_files_and_migrations() -> None:
     directory = sql_directory()
-    for name in ("projects.sql", "conversations.sql", "documents.sql", "repositories.sql", "audit.sql"):
+    for name in (
+        "projects.sql",
+        "conversations.sql",
+        "documents.sql",
+        "repositories.sql",
+        "audit.sql",
+    ):
         assert (directory / name).is_file(), name
     assert (directory / "migrations" / "0001_initial.sql").is_file()
 

@@ -41,6 +41,7 @@ from ..schemas.common import (
 __all__ = ["BaseRepository"]
 
 ModelT = TypeVar("ModelT", bound=EntityModel)
+E = TypeVar("E", bound=Enum)
 
 
 def to_param(value: Any, *, is_json: bool) -> Any:
@@ -297,6 +298,14 @@ class BaseRepository(Generic[ModelT]):
         return await self.session.run_in_worker(work, entity=self.entity)
 
     # -- helpers for subclasses ----------------------------------------------------
+
+    def _choice(self, enum: type[E], value: E | str, field: str) -> str:
+        """The value of ``enum`` named by ``value``, or a clear InvalidQueryError."""
+        try:
+            return enum(value).value  # type: ignore[no-any-return]
+        except ValueError:
+            choices = ", ".join(member.value for member in enum)
+            raise InvalidQueryError(f"{field} {value!r} is not one of: {choices}") from None
 
     async def _select(self, query: str, **params: Any) -> builtins.list[ModelT]:
         """The rows of a fixed named query, as models."""

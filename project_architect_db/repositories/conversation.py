@@ -50,7 +50,9 @@ class ConversationRepository(BaseRepository[Conversation]):
 
     async def get_by_phase(self, phase: ConversationPhase | str) -> list[Conversation]:
         """Live conversations currently in ``phase``, oldest first."""
-        return await self._select("conversations_in_phase", phase=ConversationPhase(phase).value)
+        return await self._select(
+            "conversations_in_phase", phase=self._choice(ConversationPhase, phase, "phase")
+        )
 
     async def add_message(
         self, id: int, message: Mapping[str, Any] | MessageCreate

@@ -43,7 +43,9 @@ class DocumentRepository(BaseRepository[Document]):
 
     async def get_by_type(self, doc_type: DocumentType | str) -> list[Document]:
         """Live documents of one type, oldest first."""
-        return await self._select("documents_of_type", doc_type=DocumentType(doc_type).value)
+        return await self._select(
+            "documents_of_type", doc_type=self._choice(DocumentType, doc_type, "doc_type")
+        )
 
     async def record_access(self, id: int) -> Document:
         """Count one read: ``access_count`` + 1 and ``last_accessed_at`` = now.

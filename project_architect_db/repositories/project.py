@@ -49,7 +49,9 @@ class ProjectRepository(BaseRepository[Project]):
 
     async def get_by_status(self, status: ProjectStatus | str) -> list[Project]:
         """Live projects in ``status``, oldest first."""
-        return await self._select("projects_by_status", status=ProjectStatus(status).value)
+        return await self._select(
+            "projects_by_status", status=self._choice(ProjectStatus, status, "status")
+        )
 
     async def get_with_conversations(self, id: int) -> ProjectDetail | None:
         """The live project with its live conversations, documents and
