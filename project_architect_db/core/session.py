@@ -138,6 +138,7 @@ class Session:
             await self.commit()
         finally:
             self._tx_wanted = False
+            self._doomed = None
 
     async def run_in_worker(
         self,
@@ -228,7 +229,16 @@ class Session:
             raise
         except duckdb.Error as exc:
             self._tx_open = call.in_transaction
-            raise self._translate(exc, entity, entity_id) from exc
+            error = self._translate(exc, entity, entity_id)
+            if self._tx_open:
+                # DuckDB has aborted the transaction: a later COMMIT would quietly
+                # roll back, so refuse to pretend anything can still commit.
+                self._doomed = (
+                    f"the transaction was aborted by a failed statement ({error}); roll it "
+                    "back (leave the transaction block or call rollback()) before running "
+                    "more statements"
+                )
+            raise error from exc
         except BaseException:
             self._tx_open = call.in_transaction
             raise
