@@ -9,11 +9,22 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
 
+# Run from outside the checkout: the installed wheel must carry its own SQL files.
+WHEEL_FINDS_SQL = """
+from project_architect_db.core.sql import queries, sql_directory
+directory = sql_directory()
+assert directory.parent.name == "project_architect_db", directory
+print(f"installed wheel: {len(queries())} named queries in {directory}")
+"""
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite, on asyncio and trio, against the installed wheel
-    (not the source tree), so a wheel that lost its SQL files fails here."""
+    (not the source tree), after checking that the wheel finds its SQL files."""
     session.install(".[test]")
+    with session.chdir(session.create_tmp()):
+        session.run("python", "-c", WHEEL_FINDS_SQL)
     args = session.posargs or ["-n", "auto"]
     session.run("pytest", *args)
 
