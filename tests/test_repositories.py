@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -563,3 +563,18 @@ async def test_repository_url_must_be_http(session: Session) -> None:
 
 async def test_history_of_unknown_row_is_empty(session: Session) -> None:
     assert await ConversationRepository(session).history(404) == []
+
+
+async def test_values_beyond_what_duckdb_stores_are_refused_by_validation(session: Session) -> None:
+    project = await ProjectRepository(session).create(project_data())
+    repositories = RepositoryRepository(session)
+    with pytest.raises(ValidationError, match="stars"):
+        await repositories.bulk_create([repository_data(project.id, stars=2**63)])
+    with pytest.raises(ValidationError, match="project_id"):
+        await repositories.create(repository_data(2**63))
+    far_past = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(ValidationError, match="out of range"):
+        await repositories.create(repository_data(project.id, last_commit_at=far_past))
+    with pytest.raises(ValidationError, match="JSON compliant"):
+        await ProjectRepository(session).create(project_data(architecture={"score": float("nan")}))
+    assert await repositories.count() == 0

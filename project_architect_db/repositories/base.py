@@ -62,8 +62,6 @@ def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "{[":
-        return value  # a JSON column read back as text stays as it was stored
     return to_jsonable_python(value)
 
 
@@ -354,7 +352,10 @@ class BaseRepository(Generic[ModelT]):
             for column in self.update_columns
         }
         audit = {
-            column: {"old": _jsonable(current[column]), "new": to_jsonable_python(value)}
+            column: {
+                "old": self._stored_json(column, current[column]),
+                "new": to_jsonable_python(value),
+            }
             for column, value in changes.items()
         }
         row = db.one(f"update_{self.entity}", id=id, version=current["version"], **params)
@@ -362,6 +363,12 @@ class BaseRepository(Generic[ModelT]):
             raise ConflictError(self.entity.value, id, "a concurrent transaction changed it first")
         self._audit(db, id, AuditAction.UPDATE, json.dumps(audit, ensure_ascii=False))
         return self.model.from_row(row)
+
+    def _stored_json(self, column: str, value: Any) -> Any:
+        """A column value read from the database, as JSON for the audit trail."""
+        if column in self.json_columns and isinstance(value, str):
+            return json.loads(value)
+        return to_jsonable_python(value)
 
     def _model_not_restored(self, db: StatementRunner, id: int) -> ModelT:
         existing = db.one(f"get_{self.entity}", id=id, include_deleted=True)

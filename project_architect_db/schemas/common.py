@@ -10,12 +10,15 @@ from typing import Annotated, Any, ClassVar, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 __all__ = [
+    "BIGINT_MAX",
     "AuditAction",
     "AuditEntry",
+    "Count",
     "CreateSchema",
     "EntityKind",
     "EntityModel",
     "JsonObject",
+    "RowId",
     "Text",
     "UpdateSchema",
     "UtcDatetime",
@@ -26,7 +29,16 @@ def _to_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+def _strict_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    # NaN and Infinity are not JSON; DuckDB would store them as invalid text.
+    json.dumps(value, allow_nan=False)
+    return value
 
 
 def _no_nul(value: str) -> str:
@@ -41,8 +53,16 @@ UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
 Text = Annotated[str, AfterValidator(_no_nul)]
 """A string the database can store (no NUL characters)."""
 
-JsonObject = dict[str, JsonValue]
-"""A JSON object: string keys, JSON values."""
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_strict_json)]
+"""A JSON object: string keys, JSON values (no NaN or Infinity)."""
+
+BIGINT_MAX = 2**63 - 1
+
+RowId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+"""The id of a stored row (DuckDB BIGINT from a sequence)."""
+
+Count = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+"""A non-negative counter that fits DuckDB's BIGINT."""
 
 
 class EntityKind(StrEnum):

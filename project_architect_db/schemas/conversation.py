@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import CreateSchema, EntityModel, JsonObject, Text, UpdateSchema, UtcDatetime
+from .common import CreateSchema, EntityModel, JsonObject, RowId, Text, UpdateSchema, UtcDatetime
 
 __all__ = [
     "Conversation",
@@ -75,7 +75,7 @@ Title = Annotated[Text, Field(min_length=1, max_length=255)]
 
 
 class ConversationCreate(CreateSchema):
-    project_id: int
+    project_id: RowId
     title: Title
     phase: ConversationPhase = ConversationPhase.DISCOVERY
     messages: list[MessageCreate] = Field(default_factory=list)

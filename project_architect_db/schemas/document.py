@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from .common import CreateSchema, EntityModel, JsonObject, Text, UpdateSchema
+from .common import CreateSchema, EntityModel, JsonObject, RowId, Text, UpdateSchema
 
 __all__ = ["Document", "DocumentCreate", "DocumentType", "DocumentUpdate"]
 
@@ -26,7 +26,7 @@ Title = Annotated[Text, Field(min_length=1, max_length=255)]
 
 
 class DocumentCreate(CreateSchema):
-    project_id: int
+    project_id: RowId
     title: Title
     doc_type: DocumentType
     content: Text = ""

@@ -8,7 +8,16 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter
 
-from .common import CreateSchema, EntityModel, JsonObject, Text, UpdateSchema, UtcDatetime
+from .common import (
+    Count,
+    CreateSchema,
+    EntityModel,
+    JsonObject,
+    RowId,
+    Text,
+    UpdateSchema,
+    UtcDatetime,
+)
 
 __all__ = ["Repository", "RepositoryCreate", "RepositoryProvider", "RepositoryUpdate"]
 
@@ -33,11 +42,10 @@ Name = Annotated[Text, Field(min_length=1, max_length=255)]
 Url = Annotated[Text, Field(max_length=2048), AfterValidator(_http_url)]
 Branch = Annotated[Text, Field(min_length=1, max_length=255)]
 Language = Annotated[Text, Field(min_length=1, max_length=100)]
-Count = Annotated[int, Field(ge=0)]
 
 
 class RepositoryCreate(CreateSchema):
-    project_id: int
+    project_id: RowId
     name: Name
     url: Url
     provider: RepositoryProvider
