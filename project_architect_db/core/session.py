@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -339,11 +339,11 @@ class SessionManager:
     def __init__(self, engine: DatabaseEngine) -> None:
         self._engine = engine
 
-    def session(self) -> Any:
+    def session(self) -> AbstractAsyncContextManager[Session]:
         """Same as ``engine.session()``."""
         return self._engine.session()
 
-    def transaction(self) -> Any:
+    def transaction(self) -> AbstractAsyncContextManager[Session]:
         """Same as ``engine.transaction()``."""
         return self._engine.transaction()
 
