@@ -28,7 +28,8 @@ from pydantic_core import to_jsonable_python
 from ..core.runner import Row, StatementRunner
 from ..core.session import Session
 from ..errors import ConflictError, InvalidQueryError, NotFoundError
-from ..queries.filters import OrderBy, compose_count, compose_select
+from ..queries.builder import QueryBuilder
+from ..queries.filters import OrderBy
 from ..schemas.common import (
     AuditAction,
     AuditEntry,
@@ -110,6 +111,22 @@ class BaseRepository(Generic[ModelT]):
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
 
+    def query(self) -> QueryBuilder[ModelT]:
+        """A ``QueryBuilder`` over this entity's rows on this repository's session."""
+        return QueryBuilder(self.model, self.session)
+
+    def _filtered(
+        self,
+        filters: Mapping[str, Any],
+        *,
+        include_deleted: bool = False,
+        order_by: OrderBy = None,
+    ) -> QueryBuilder[ModelT]:
+        query = self.query().filter(**filters)
+        if order_by is not None:
+            query = query.order_by(*([order_by] if isinstance(order_by, str) else order_by))
+        return query.include_deleted() if include_deleted else query
+
     async def list(
         self,
         limit: int = 100,
@@ -119,35 +136,33 @@ class BaseRepository(Generic[ModelT]):
         include_deleted: bool = False,
         **filters: Any,
     ) -> builtins.list[ModelT]:
-        """One page of rows matching ``field=value`` filters (``None`` matches
-        NULL), ordered by ``order_by`` (``"-field"`` descending; ties by id)."""
-        query = compose_select(
-            f"list_{self.table}",
-            self.model,
-            filters,
-            include_deleted=include_deleted,
-            order_by=order_by,
-            limit=limit,
-            offset=offset,
-        )
+        """One page of rows matching the filters (``field=value``, ``None``
+        matching NULL, or ``field__lookup=value``: ne, lt, lte, gt, gte, in,
+        not_in, contains, startswith, isnull), ordered by ``order_by``
+        (``"-field"`` descending; ties by id)."""
+        query = self._filtered(filters, include_deleted=include_deleted, order_by=order_by)
+        return await query.limit(limit).offset(offset).all()
 
-        def work(db: StatementRunner) -> builtins.list[ModelT]:
-            return [
-                self.model.from_row(row) for row in db.composed(query.base, query.sql, query.params)
-            ]
-
-        return await self.session.run_in_worker(work, entity=self.entity)
+    async def list_and_count(
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        order_by: OrderBy = None,
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> tuple[builtins.list[ModelT], int]:
+        """``list(...)`` and the total ``count(...)`` of matching rows, in one trip."""
+        query = self._filtered(filters, include_deleted=include_deleted, order_by=order_by)
+        return await query.limit(limit).offset(offset).all_and_count()
 
     async def count(self, *, include_deleted: bool = False, **filters: Any) -> int:
-        """How many rows match the ``field=value`` filters."""
-        query = compose_count(
-            f"list_{self.table}", self.model, filters, include_deleted=include_deleted
-        )
+        """How many rows match the filters (same lookups as ``list``)."""
+        return await self._filtered(filters, include_deleted=include_deleted).count()
 
-        def work(db: StatementRunner) -> int:
-            return int(db.composed(query.base, query.sql, query.params)[0]["n"])
-
-        return await self.session.run_in_worker(work, entity=self.entity)
+    async def exists(self, *, include_deleted: bool = False, **filters: Any) -> bool:
+        """Whether any row matches the filters (same lookups as ``list``)."""
+        return await self._filtered(filters, include_deleted=include_deleted).exists()
 
     async def history(self, id: int) -> builtins.list[AuditEntry]:
         """The audit trail of one row, oldest first (empty if it never existed)."""

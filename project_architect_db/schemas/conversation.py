@@ -91,6 +91,7 @@ class ConversationUpdate(UpdateSchema):
 
 
 class Conversation(EntityModel):
+    table_name: ClassVar[str] = "conversations"
     project_id: int
     title: str
     phase: ConversationPhase

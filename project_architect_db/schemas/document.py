@@ -46,6 +46,8 @@ class Document(EntityModel):
     """A stored document. ``access_count`` and ``last_accessed_at`` change only
     through ``record_access``."""
 
+    table_name: ClassVar[str] = "documents"
+
     json_fields: ClassVar[frozenset[str]] = frozenset({"metadata"})
 
     project_id: int

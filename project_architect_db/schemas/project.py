@@ -50,6 +50,8 @@ class Project(EntityModel):
     """A project as stored. ``completed_at`` is set by the library when the
     status becomes ``completed`` and cleared when it leaves it."""
 
+    table_name: ClassVar[str] = "projects"
+
     json_fields: ClassVar[frozenset[str]] = frozenset({"architecture"})
 
     name: str

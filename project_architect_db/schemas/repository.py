@@ -74,6 +74,7 @@ class RepositoryUpdate(UpdateSchema):
 
 
 class Repository(EntityModel):
+    table_name: ClassVar[str] = "repositories"
     json_fields: ClassVar[frozenset[str]] = frozenset({"metadata"})
 
     project_id: int

@@ -1,0 +1,353 @@
+"""QueryBuilder: fluent, immutable queries over one entity's rows.
+
+::
+
+    projects = await (QueryBuilder(Project, session)
+        .filter(status="active")
+        .filter_by_date_range("created_at", start, end)
+        .filter_json("architecture", "$.framework", "FastAPI")
+        .order_by("-created_at")
+        .limit(50)
+        .all())
+
+Every call returns a new builder, so a base query can be shared and refined.
+The SQL wraps the entity's fixed ``list_<table>`` query from ``sql/``; field
+names are checked against the read model and every value is bound.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Generic, Self, TypeVar
+
+from pydantic_core import to_jsonable_python
+
+from ..core.runner import StatementRunner
+from ..core.session import Session
+from ..errors import InvalidQueryError
+from ..schemas.common import EntityModel
+from ..schemas.results import Page
+from .filters import (
+    Condition,
+    base_sql,
+    check_count,
+    checked_value,
+    column,
+    compile_filter,
+    compile_order,
+    model_fields,
+    order_terms,
+    where_clause,
+)
+
+__all__ = ["QueryBuilder"]
+
+ModelT = TypeVar("ModelT", bound=EntityModel)
+T = TypeVar("T")
+
+#: ``$`` followed by ``.key`` and ``[index]`` steps; keys are plain identifiers.
+JSON_PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]{0,63}|\[[0-9]{1,6}\]){1,16}")
+_NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
+
+
+class QueryBuilder(Generic[ModelT]):
+    """A query over the rows of ``model`` (a read model such as ``Project``),
+    run on ``session``. Soft-deleted rows are left out unless
+    ``include_deleted()`` is called."""
+
+    __slots__ = (
+        "_conditions",
+        "_include_deleted",
+        "_limit",
+        "_model",
+        "_offset",
+        "_order",
+        "_session",
+    )
+
+    def __init__(self, model: type[ModelT], session: Session) -> None:
+        if not (
+            isinstance(model, type)
+            and issubclass(model, EntityModel)
+            and hasattr(model, "table_name")
+        ):
+            raise InvalidQueryError(
+                f"QueryBuilder needs a read model such as Project or Document, not {model!r}"
+            )
+        self._model = model
+        self._session = session
+        self._conditions: tuple[Condition, ...] = ()
+        self._order: tuple[tuple[str, bool], ...] = tuple(order_terms(model, None))
+        self._limit: int | None = None
+        self._offset = 0
+        self._include_deleted = False
+
+    def _copy(self) -> Self:
+        clone = object.__new__(type(self))
+        for name in self.__slots__:
+            setattr(clone, name, getattr(self, name))
+        return clone
+
+    def _with_condition(self, build: Any) -> Self:
+        clone = self._copy()
+        clone._conditions = (*self._conditions, build(f"c{len(self._conditions)}"))
+        return clone
+
+    # -- refining ----------------------------------------------------------------
+
+    def filter(self, **conditions: Any) -> Self:
+        """Keep rows matching every ``field=value`` / ``field__lookup=value``
+        (see ``queries.filters`` for the lookups)."""
+        clone = self
+        for key, value in conditions.items():
+            clone = clone._with_condition(
+                lambda prefix, key=key, value=value: compile_filter(self._model, key, value, prefix)
+            )
+        return clone
+
+    def filter_by_date_range(
+        self, field: str, start: datetime | None, end: datetime | None
+    ) -> Self:
+        """Keep rows whose datetime ``field`` is in ``[start, end)``; either bound
+        may be None. Naive datetimes are taken as UTC."""
+        info = column(self._model, field)
+        if not info.is_datetime:
+            raise InvalidQueryError(
+                f"filter_by_date_range needs a datetime field; {field!r} is not one"
+            )
+        bounds = {}
+        for label, bound in (("start", start), ("end", end)):
+            if bound is not None and not isinstance(bound, datetime):
+                raise InvalidQueryError(
+                    f"filter_by_date_range {label} must be a datetime or None, not {bound!r}"
+                )
+            bounds[label] = None if bound is None else _utc(bound)
+        if (
+            bounds["start"] is not None
+            and bounds["end"] is not None
+            and bounds["end"] < bounds["start"]
+        ):
+            raise InvalidQueryError(f"filter_by_date_range: end {end} is before start {start}")
+
+        def build(prefix: str) -> Condition:
+            clauses, params = [], {}
+            if bounds["start"] is not None:
+                clauses.append(f'"{field}" >= ${prefix}_start')
+                params[f"{prefix}_start"] = bounds["start"]
+            if bounds["end"] is not None:
+                clauses.append(f'"{field}" < ${prefix}_end')
+                params[f"{prefix}_end"] = bounds["end"]
+            return Condition(" AND ".join(clauses) or "TRUE", params)
+
+        return self._with_condition(build)
+
+    def filter_json(
+        self, field: str, json_path: str, value: str | int | float | bool | None
+    ) -> Self:
+        """Keep rows whose JSON ``field`` holds ``value`` at ``json_path``
+        (``$.framework``, ``$.stack.backend``, ``$.tags[0]``). The value is
+        compared as a JSON scalar: ``7`` matches the number 7, ``"7"`` the
+        string, ``None`` a JSON null."""
+        info = model_fields(self._model).get(field)
+        if info is None or not info.is_json:
+            known = ", ".join(sorted(n for n, i in model_fields(self._model).items() if i.is_json))
+            raise InvalidQueryError(
+                f"{self._model.__name__} has no JSON field {field!r}; use one of: {known}"
+            )
+        if not isinstance(json_path, str) or JSON_PATH.fullmatch(json_path) is None:
+            raise InvalidQueryError(
+                f"JSON path {json_path!r} is not allowed; write it as $.key, $.key.subkey or $.key[0] "
+                "(keys of letters, digits and underscores)"
+            )
+        if isinstance(value, float) and value != value:
+            raise InvalidQueryError("filter_json cannot match NaN")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise InvalidQueryError(
+                f"filter_json compares JSON scalars (str, int, float, bool, None), not {type(value).__name__}"
+            )
+        quoted = f'"{field}"'
+
+        def build(prefix: str) -> Condition:
+            path, wanted = f"${prefix}_path", f"${prefix}_value"
+            kind = f"json_type({quoted}, {path})"
+            params: dict[str, Any] = {f"{prefix}_path": json_path}
+            if value is None:
+                return Condition(f"{kind} = 'NULL'", params)
+            params[f"{prefix}_value"] = value
+            if isinstance(value, bool):
+                params[f"{prefix}_value"] = "true" if value else "false"
+                sql = f"{kind} = 'BOOLEAN' AND json_extract_string({quoted}, {path}) = {wanted}"
+            elif isinstance(value, str):
+                sql = f"{kind} = 'VARCHAR' AND json_extract_string({quoted}, {path}) = {wanted}"
+            else:
+                sql = (
+                    f"{kind} IN {_NUMBER_TYPES} AND "
+                    f"TRY_CAST(json_extract_string({quoted}, {path}) AS DOUBLE) = {wanted}"
+                )
+            return Condition(f"({sql})", params)
+
+        return self._with_condition(build)
+
+    def order_by(self, *fields: str) -> Self:
+        """Order by these fields (``"-field"`` descending); ties are broken by id."""
+        clone = self._copy()
+        clone._order = tuple(order_terms(self._model, list(fields)))
+        return clone
+
+    def limit(self, n: int) -> Self:
+        clone = self._copy()
+        clone._limit = check_count("limit", n)
+        return clone
+
+    def offset(self, n: int) -> Self:
+        clone = self._copy()
+        clone._offset = check_count("offset", n)
+        return clone
+
+    def include_deleted(self) -> Self:
+        """Also return soft-deleted rows."""
+        clone = self._copy()
+        clone._include_deleted = True
+        return clone
+
+    # -- running -----------------------------------------------------------------
+
+    async def all(self) -> list[ModelT]:
+        """Every matching row, in order, within limit/offset."""
+        sql, params = self._select(self._limit, self._offset)
+        return await self._run(lambda db: self._models(db, sql, params))
+
+    async def first(self) -> ModelT | None:
+        """The first matching row in order, or None."""
+        sql, params = self._select(1, self._offset)
+        rows = await self._run(lambda db: self._models(db, sql, params))
+        return rows[0] if rows else None
+
+    async def count(self) -> int:
+        """How many rows match (limit and offset do not apply)."""
+        sql, params = self._count()
+        return await self._run(lambda db: int(db.composed(self._base, sql, params)[0]["n"]))
+
+    async def exists(self) -> bool:
+        """Whether any row matches."""
+        where, params = self._where()
+        sql = (
+            f"SELECT EXISTS (SELECT 1 FROM ({base_sql(self._base)}) AS rows WHERE {where}) AS found"
+        )
+        return await self._run(lambda db: bool(db.composed(self._base, sql, params)[0]["found"]))
+
+    async def all_and_count(self) -> tuple[list[ModelT], int]:
+        """``all()`` and ``count()`` in one trip to the database."""
+        select_sql, select_params = self._select(self._limit, self._offset)
+        count_sql, count_params = self._count()
+
+        def work(db: StatementRunner) -> tuple[list[ModelT], int]:
+            items = self._models(db, select_sql, select_params)
+            return items, int(db.composed(self._base, count_sql, count_params)[0]["n"])
+
+        return await self._run(work)
+
+    async def page(self, size: int, after: str | None = None) -> Page[ModelT]:
+        """One page of ``size`` rows after the cursor ``after`` (keyset
+        pagination: stable while rows are inserted, and as fast deep in the
+        results as at the start). Limit and offset do not apply."""
+        if check_count("size", size) == 0:
+            raise InvalidQueryError("page size must be at least 1")
+        conditions = self._conditions
+        if after is not None:
+            conditions = (*conditions, self._after(after))
+        where, params = where_clause(conditions, self._include_deleted)
+        sql = (
+            f"SELECT * FROM ({base_sql(self._base)}) AS rows WHERE {where} "
+            f"ORDER BY {compile_order(self._order)} LIMIT $limit"
+        )
+        params["limit"] = size + 1
+        rows = await self._run(lambda db: self._models(db, sql, params))
+        if len(rows) <= size:
+            return Page[ModelT](items=rows, next_cursor=None)
+        items = rows[:size]
+        return Page[ModelT](items=items, next_cursor=self._cursor_of(items[-1]))
+
+    # -- internals ---------------------------------------------------------------
+
+    @property
+    def _base(self) -> str:
+        return f"list_{self._model.table_name}"  # type: ignore[attr-defined]
+
+    def _where(self) -> tuple[str, dict[str, Any]]:
+        return where_clause(self._conditions, self._include_deleted)
+
+    def _select(self, limit: int | None, offset: int) -> tuple[str, dict[str, Any]]:
+        where, params = self._where()
+        sql = f"SELECT * FROM ({base_sql(self._base)}) AS rows WHERE {where} ORDER BY {compile_order(self._order)}"
+        if limit is not None:
+            sql += " LIMIT $limit"
+            params["limit"] = limit
+        if offset:
+            sql += " OFFSET $offset"
+            params["offset"] = offset
+        return sql, params
+
+    def _count(self) -> tuple[str, dict[str, Any]]:
+        where, params = self._where()
+        return f"SELECT count(*) AS n FROM ({base_sql(self._base)}) AS rows WHERE {where}", params
+
+    def _models(self, db: StatementRunner, sql: str, params: dict[str, Any]) -> list[ModelT]:
+        return [self._model.from_row(row) for row in db.composed(self._base, sql, params)]
+
+    async def _run(self, work: Callable[[StatementRunner], T]) -> T:
+        return await self._session.run_in_worker(work, entity=self._model.__name__.lower())
+
+    def _signature(self) -> list[list[Any]]:
+        return [[name, descending] for name, descending in self._order]
+
+    def _cursor_of(self, item: ModelT) -> str:
+        values = [to_jsonable_python(getattr(item, name)) for name, _ in self._order]
+        payload = json.dumps({"o": self._signature(), "k": values}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    def _after(self, cursor: str) -> Condition:
+        """The keyset predicate: rows strictly after the cursor's row in this order."""
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            order, keys = decoded["o"], decoded["k"]
+        except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error):
+            raise InvalidQueryError("the page cursor is not one this library made") from None
+        if (
+            order != self._signature()
+            or not isinstance(keys, list)
+            or len(keys) != len(self._order)
+        ):
+            raise InvalidQueryError("the page cursor belongs to a query with another ordering")
+        values = [
+            None
+            if raw is None
+            else checked_value(self._model, model_fields(self._model)[name], raw, "cursor value ")
+            for (name, _), raw in zip(self._order, keys, strict=True)
+        ]
+        params: dict[str, Any] = {}
+        alternatives: list[str] = []
+        for i, ((name, descending), value) in enumerate(zip(self._order, values, strict=True)):
+            if value is None:
+                continue  # NULLS LAST: nothing sorts after a NULL but equal NULLs
+            equal_before = [
+                f'"{prior}" IS NULL' if values[j] is None else f'"{prior}" = $k{j}'
+                for j, (prior, _) in enumerate(self._order[:i])
+            ]
+            comparison = "<" if descending else ">"
+            step = f'("{name}" {comparison} $k{i} OR "{name}" IS NULL)'
+            alternatives.append("(" + " AND ".join([*equal_before, step]) + ")")
+        for j, value in enumerate(values):
+            if value is not None:
+                params[f"k{j}"] = value
+        return Condition("(" + (" OR ".join(alternatives) or "FALSE") + ")", params)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
