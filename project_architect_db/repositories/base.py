@@ -38,6 +38,7 @@ from ..schemas.common import (
     EntityModel,
     UpdateSchema,
 )
+from ..search import index_terms
 
 __all__ = ["BaseRepository"]
 
@@ -84,6 +85,8 @@ class BaseRepository(Generic[ModelT]):
     json_columns: ClassVar[frozenset[str]] = frozenset()
     #: Arrow types of the staged columns for bulk inserts.
     arrow_schema: ClassVar[pa.Schema]
+    #: Text columns kept in the full-text index (empty: not searchable).
+    search_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -187,6 +190,7 @@ class BaseRepository(Generic[ModelT]):
                 if row is None:
                     raise self._missing_parent(params)
                 self._audit(db, row["id"], AuditAction.CREATE, changes)
+                self._index(db, row["id"], row)
             return self.model.from_row(row)
 
         return await self.session.run_in_worker(work, entity=self.entity)
@@ -222,6 +226,8 @@ class BaseRepository(Generic[ModelT]):
                 if hard:
                     gone = db.one(f"hard_delete_{self.entity}", id=id)
                     changes: dict[str, Any] = {"hard": True}
+                    if gone is not None:
+                        self._unindex(db, id)
                 else:
                     gone = db.one(f"soft_delete_{self.entity}", id=id)
                     changes = {} if gone is None else {"deleted_at": _jsonable(gone["deleted_at"])}
@@ -280,6 +286,7 @@ class BaseRepository(Generic[ModelT]):
                     )
                 )
                 table = pa.table({"id": ids, **columns}, schema=self.arrow_schema)
+                self._index_many(db, ids, columns)
                 with db.staged(staged, table):
                     rows: builtins.list[Row] = []
                     if returning:
@@ -376,8 +383,61 @@ class BaseRepository(Generic[ModelT]):
         row = db.one(f"update_{self.entity}", id=id, version=current["version"], **params)
         if row is None:
             raise ConflictError(self.entity.value, id, "a concurrent transaction changed it first")
+        if not changes.keys().isdisjoint(self.search_fields):
+            self._unindex(db, id)
+            self._index(db, id, row)
         self._audit(db, id, AuditAction.UPDATE, json.dumps(audit, ensure_ascii=False))
         return self.model.from_row(row)
+
+    def _index(self, db: StatementRunner, id: int, values: Mapping[str, Any]) -> None:
+        """Add one row's searchable text to the full-text index."""
+        if not self.search_fields:
+            return
+        fields, terms, counts = index_terms({name: values.get(name) for name in self.search_fields})
+        if terms:
+            db.run(
+                "insert_search_terms",
+                entity=self.entity.value,
+                entity_id=id,
+                fields=fields,
+                terms=terms,
+                counts=counts,
+            )
+
+    def _unindex(self, db: StatementRunner, id: int) -> None:
+        if self.search_fields:
+            db.run("delete_search_terms", entity=self.entity.value, entity_id=id)
+
+    def _index_many(
+        self, db: StatementRunner, ids: Sequence[int], columns: Mapping[str, Sequence[Any]]
+    ) -> None:
+        """Index a bulk insert's rows with one statement."""
+        if not self.search_fields:
+            return
+        entity_ids: builtins.list[int] = []
+        fields: builtins.list[str] = []
+        terms: builtins.list[str] = []
+        counts: builtins.list[int] = []
+        texts = [columns[name] for name in self.search_fields]
+        for position, id in enumerate(ids):
+            row_fields, row_terms, row_counts = index_terms(
+                {name: text[position] for name, text in zip(self.search_fields, texts, strict=True)}
+            )
+            entity_ids.extend([id] * len(row_terms))
+            fields.extend(row_fields)
+            terms.extend(row_terms)
+            counts.extend(row_counts)
+        table = pa.table(
+            {
+                "entity": pa.array([self.entity.value] * len(terms), pa.string()),
+                "entity_id": pa.array(entity_ids, pa.int64()),
+                "field": pa.array(fields, pa.string()),
+                "term": pa.array(terms, pa.string()),
+                "tf": pa.array(counts, pa.int32()),
+            }
+        )
+        with db.staged("staged_search_terms", table):
+            db.run("insert_staged_search_terms")
 
     def _stored_json(self, column: str, value: Any) -> Any:
         """A column value read from the database, as JSON for the audit trail."""

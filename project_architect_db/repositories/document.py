@@ -7,9 +7,12 @@ from typing import ClassVar
 import pyarrow as pa
 
 from ..core.runner import StatementRunner
-from ..errors import NotFoundError
+from ..errors import InvalidQueryError, NotFoundError
+from ..queries.filters import check_count
 from ..schemas.common import EntityKind
 from ..schemas.document import Document, DocumentCreate, DocumentType, DocumentUpdate
+from ..schemas.results import SearchHit
+from ..search import query_terms, snippet, snippet_matches
 from .base import BaseRepository
 
 __all__ = ["DocumentRepository"]
@@ -26,6 +29,7 @@ class DocumentRepository(BaseRepository[Document]):
     insert_columns = ("project_id", "title", "doc_type", "content", "metadata")
     update_columns = ("title", "doc_type", "content", "metadata")
     json_columns: ClassVar[frozenset[str]] = frozenset({"metadata"})
+    search_fields = ("title", "content")
     arrow_schema = pa.schema(
         [
             ("id", pa.int64()),
@@ -46,6 +50,44 @@ class DocumentRepository(BaseRepository[Document]):
         return await self._select(
             "documents_of_type", doc_type=self._choice(DocumentType, doc_type, "doc_type")
         )
+
+    async def search(
+        self,
+        query: str,
+        *,
+        project_id: int | None = None,
+        doc_type: DocumentType | str | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit[Document]]:
+        """Live documents matching the words of ``query`` (optionally of one
+        project and/or type), best first, each with its score (higher is
+        better) and a snippet around the first match. Title counts twice as
+        much as content; otherwise as ``ProjectRepository.search_by_name``."""
+        terms = query_terms(query)
+        check_count("limit", limit)
+        kind = None if doc_type is None else self._choice(DocumentType, doc_type, "doc_type")
+        if project_id is not None and (
+            isinstance(project_id, bool) or not isinstance(project_id, int)
+        ):
+            raise InvalidQueryError(f"project_id must be an int or None, not {project_id!r}")
+        if not terms or limit == 0:
+            return []
+
+        def work(db: StatementRunner) -> list[SearchHit[Document]]:
+            hits = []
+            for row in db.rows(
+                "search_documents", terms=terms, project_id=project_id, doc_type=kind, limit=limit
+            ):
+                score = float(row.pop("score"))
+                text = row["content"] if snippet_matches(row["content"], terms) else row["title"]
+                hits.append(
+                    SearchHit[Document](
+                        item=Document.from_row(row), score=score, snippet=snippet(text, terms)
+                    )
+                )
+            return hits
+
+        return await self.session.run_in_worker(work, entity=self.entity)
 
     async def record_access(self, id: int) -> Document:
         """Count one read: ``access_count`` + 1 and ``last_accessed_at`` = now.

@@ -8,14 +8,17 @@ from typing import ClassVar
 import pyarrow as pa
 
 from ..core.runner import StatementRunner
+from ..queries.filters import check_count
 from ..schemas.common import AuditAction, EntityKind
 from ..schemas.conversation import Conversation
 from ..schemas.document import Document
 from ..schemas.project import Project, ProjectCreate, ProjectDetail, ProjectStatus, ProjectUpdate
 from ..schemas.repository import Repository
+from ..search import query_terms
 from .base import BaseRepository, _jsonable
 
 __all__ = ["ProjectRepository"]
+
 
 # Child entity -> its table, in the order cascades visit them.
 _CHILDREN = (
@@ -36,6 +39,7 @@ class ProjectRepository(BaseRepository[Project]):
     insert_columns = ("name", "description", "project_idea", "architecture", "status")
     update_columns = insert_columns
     json_columns: ClassVar[frozenset[str]] = frozenset({"architecture"})
+    search_fields = ("name", "description", "project_idea")
     arrow_schema = pa.schema(
         [
             ("id", pa.int64()),
@@ -52,6 +56,25 @@ class ProjectRepository(BaseRepository[Project]):
         return await self._select(
             "projects_by_status", status=self._choice(ProjectStatus, status, "status")
         )
+
+    async def search_by_name(self, query: str, *, limit: int = 20) -> list[Project]:
+        """Live projects matching the words of ``query``, best first: rows
+        matching more of the words rank higher, then a BM25-style weight in
+        which the name counts three times as much as description and idea.
+        Case-insensitive, English-stemmed, stop words ignored; blank text or
+        stop words only give []. Sees every committed change at once."""
+        terms = query_terms(query)
+        check_count("limit", limit)
+        if not terms or limit == 0:
+            return []
+
+        def work(db: StatementRunner) -> list[Project]:
+            return [
+                Project.from_row(row)
+                for row in db.rows("search_projects", terms=terms, limit=limit)
+            ]
+
+        return await self.session.run_in_worker(work, entity=self.entity)
 
     async def get_with_conversations(self, id: int) -> ProjectDetail | None:
         """The live project with its live conversations, documents and
@@ -144,6 +167,8 @@ class ProjectRepository(BaseRepository[Project]):
         gone = db.one("hard_delete_project", id=id)
         if gone is None:
             return False
+        self._unindex(db, id)
+        db.run("delete_search_terms_of_project_documents", project_id=id)
         self._audit(db, id, AuditAction.DELETE, json.dumps({"hard": True}))
         for child, table in _CHILDREN:
             ids = [r["id"] for r in db.rows(f"hard_delete_{table}_of_project", project_id=id)]

@@ -110,3 +110,19 @@ CREATE TABLE audit_log (
     "at"      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX audit_log_entity_idx ON audit_log (entity, entity_id);
+
+-- Full-text search index: one row per (row, field, stemmed term) with the
+-- term's count in that field. The library writes it in the same transaction as
+-- the row it describes (read-your-writes), from Python's tokenizer and English
+-- Snowball stemmer (project_architect_db/search.py); sql/search.sql ranks with it.
+-- Soft-deleted rows keep their terms (a restore needs no re-indexing); searches
+-- join live rows. DuckDB's fts extension is not used: its index does not follow
+-- table changes and it is not bundled in the duckdb wheel.
+CREATE TABLE search_terms (
+    entity    VARCHAR NOT NULL CHECK (entity IN ('project', 'document')),
+    entity_id BIGINT NOT NULL,
+    field     VARCHAR NOT NULL,
+    term      VARCHAR NOT NULL,
+    tf        INTEGER NOT NULL
+);
+CREATE INDEX search_terms_term_idx ON search_terms (entity, term);
