@@ -16,6 +16,7 @@ from .errors import (
     PoolTimeoutError,
     ProjectArchitectDBError,
 )
+from .queries.builder import QueryBuilder
 from .repositories import (
     BaseRepository,
     ConversationRepository,
@@ -36,6 +37,7 @@ from .schemas import (
     Message,
     MessageCreate,
     MessageRole,
+    Page,
     Project,
     ProjectCreate,
     ProjectDetail,
@@ -45,6 +47,7 @@ from .schemas import (
     RepositoryCreate,
     RepositoryProvider,
     RepositoryUpdate,
+    SearchHit,
 )
 
 __version__ = "0.1.0"
@@ -72,6 +75,7 @@ __all__ = [
     "MessageCreate",
     "MessageRole",
     "NotFoundError",
+    "Page",
     "PoolClosedError",
     "PoolTimeoutError",
     "Project",
@@ -81,12 +85,14 @@ __all__ = [
     "ProjectRepository",
     "ProjectStatus",
     "ProjectUpdate",
+    "QueryBuilder",
     "QueryStats",
     "Repository",
     "RepositoryCreate",
     "RepositoryProvider",
     "RepositoryRepository",
     "RepositoryUpdate",
+    "SearchHit",
     "Session",
     "SessionManager",
     "__version__",

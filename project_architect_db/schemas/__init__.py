@@ -13,6 +13,7 @@ from .conversation import (
 from .document import Document, DocumentCreate, DocumentType, DocumentUpdate
 from .project import Project, ProjectCreate, ProjectDetail, ProjectStatus, ProjectUpdate
 from .repository import Repository, RepositoryCreate, RepositoryProvider, RepositoryUpdate
+from .results import Page, SearchHit
 
 __all__ = [
     "AuditAction",
@@ -30,6 +31,7 @@ __all__ = [
     "Message",
     "MessageCreate",
     "MessageRole",
+    "Page",
     "Project",
     "ProjectCreate",
     "ProjectDetail",
@@ -39,4 +41,5 @@ __all__ = [
     "RepositoryCreate",
     "RepositoryProvider",
     "RepositoryUpdate",
+    "SearchHit",
 ]
