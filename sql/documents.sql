@@ -86,12 +86,13 @@ WHERE id = :id
 RETURNING *;
 
 -- name: restore_documents_of_project(project_id, deleted_at)
--- Undoes the cascade: the documents deleted together with the project.
+-- Undoes the cascade: the documents deleted together with the project (whole
+-- rows back, so the library can put them back in the search index).
 UPDATE documents
 SET deleted_at = NULL
 WHERE project_id = :project_id
   AND deleted_at = :deleted_at
-RETURNING id;
+RETURNING *;
 
 -- name: hard_delete_document(id)^
 -- Removes a document for good.

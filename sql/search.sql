@@ -1,7 +1,11 @@
 -- Full-text search over projects and documents, ranked.
 --
--- The index (search_terms) holds stemmed terms per field; the library stems the
--- search text the same way and passes the distinct stems as :terms. Ranking:
+-- The index (search_terms) holds the stemmed terms of live rows per field; the
+-- library stems the search text the same way and passes the distinct stems as
+-- :terms. A search is two statements: rank ids from the index alone (fast: an
+-- index scan on term), then fetch the winning rows by primary key.
+--
+-- Ranking:
 --   matched   how many of the search's terms the row contains (more is better,
 --             and it always wins: a row matching 3 words beats one matching 2)
 --   relevance a BM25-style weight within the same `matched`: for each term,
@@ -14,10 +18,17 @@
 --                documents title 2, content 1.
 
 -- name: delete_search_terms(entity, entity_id)!
--- Forgets the indexed terms of one row (before re-indexing it, or on hard delete).
+-- Forgets the indexed terms of one row (before re-indexing it, or when it is
+-- deleted, softly or for good).
 DELETE FROM search_terms
-WHERE entity = :entity
-  AND entity_id = :entity_id;
+WHERE entity_id = :entity_id
+  AND entity = :entity;
+
+-- name: delete_search_terms_of_many(entity, entity_ids)!
+-- Forgets the indexed terms of many rows of one entity (cascading deletes).
+DELETE FROM search_terms
+WHERE list_contains(CAST(:entity_ids AS BIGINT[]), entity_id)
+  AND entity = :entity;
 
 -- name: insert_search_terms(entity, entity_id, fields, terms, counts)!
 -- Indexes one row: three equally long lists give each term's field and count.
@@ -37,21 +48,17 @@ DELETE FROM search_terms
 WHERE entity = 'document'
   AND entity_id IN (SELECT id FROM documents WHERE project_id = :project_id);
 
--- name: search_projects(terms, limit)
--- Live projects containing any of the stemmed :terms, best first (see the
--- header for matched, relevance and score).
-WITH wanted AS (
-    SELECT DISTINCT unnest(CAST(:terms AS VARCHAR[])) AS term
-),
-hits AS (
-    SELECT s.entity_id,
-           s.term,
-           sum(CASE s.field WHEN 'name' THEN 3.0 ELSE 1.0 END * s.tf / (s.tf + 1.2)) AS weight
-    FROM search_terms AS s
-    JOIN wanted USING (term)
-    JOIN projects AS live ON live.id = s.entity_id AND live.deleted_at IS NULL
-    WHERE s.entity = 'project'
-    GROUP BY s.entity_id, s.term
+-- name: rank_projects(terms, limit)
+-- Ids and scores of the best :limit live projects holding any of :terms (see
+-- the header for matched, relevance and score), best first.
+WITH hits AS (
+    SELECT entity_id,
+           term,
+           sum(CASE field WHEN 'name' THEN 3.0 ELSE 1.0 END * tf / (tf + 1.2)) AS weight
+    FROM search_terms
+    WHERE list_contains(CAST(:terms AS VARCHAR[]), term)
+      AND entity = 'project'
+    GROUP BY entity_id, term
 ),
 document_frequency AS (
     SELECT term, count(*) AS df FROM hits GROUP BY term
@@ -68,34 +75,48 @@ ranked AS (
     CROSS JOIN corpus
     GROUP BY h.entity_id
 )
-SELECT p.*, r.matched + r.relevance / (1 + r.relevance) AS score
-FROM ranked AS r
-JOIN projects AS p ON p.id = r.id
-WHERE p.deleted_at IS NULL
-ORDER BY r.matched DESC, r.relevance DESC, p.id
+SELECT id, matched + relevance / (1 + relevance) AS score
+FROM ranked
+ORDER BY matched DESC, relevance DESC, id
 LIMIT :limit;
 
--- name: search_documents(terms, project_id, doc_type, limit)
--- Live documents containing any of the stemmed :terms, optionally only of one
--- project and/or one type, best first (see the header for the score).
-WITH wanted AS (
-    SELECT DISTINCT unnest(CAST(:terms AS VARCHAR[])) AS term
-),
-hits AS (
-    SELECT s.entity_id,
-           s.term,
-           sum(CASE s.field WHEN 'title' THEN 2.0 ELSE 1.0 END * s.tf / (s.tf + 1.2)) AS weight
-    FROM search_terms AS s
-    JOIN wanted USING (term)
-    JOIN documents AS live ON live.id = s.entity_id AND live.deleted_at IS NULL
-    WHERE s.entity = 'document'
-    GROUP BY s.entity_id, s.term
+-- name: projects_by_ids(ids)
+-- The live projects with these ids (a primary-key index scan), in no order.
+SELECT *
+FROM projects
+WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: rank_documents(terms, project_id, doc_type, limit)
+-- Ids and scores of the best :limit live documents holding any of :terms,
+-- optionally only of one project and/or one type. Term rarity (idf) is taken
+-- over all live documents, whatever the filters.
+WITH all_hits AS (
+    SELECT entity_id,
+           term,
+           sum(CASE field WHEN 'title' THEN 2.0 ELSE 1.0 END * tf / (tf + 1.2)) AS weight
+    FROM search_terms
+    WHERE list_contains(CAST(:terms AS VARCHAR[]), term)
+      AND entity = 'document'
+    GROUP BY entity_id, term
 ),
 document_frequency AS (
-    SELECT term, count(*) AS df FROM hits GROUP BY term
+    SELECT term, count(*) AS df FROM all_hits GROUP BY term
 ),
 corpus AS (
     SELECT count(*) AS rows FROM documents WHERE deleted_at IS NULL
+),
+hits AS (
+    SELECT *
+    FROM all_hits
+    WHERE (CAST(:project_id AS BIGINT) IS NULL AND CAST(:doc_type AS VARCHAR) IS NULL)
+       OR entity_id IN (
+            SELECT id
+            FROM documents
+            WHERE (CAST(:project_id AS BIGINT) IS NULL OR project_id = :project_id)
+              AND (CAST(:doc_type AS VARCHAR) IS NULL OR doc_type = :doc_type)
+              AND deleted_at IS NULL
+          )
 ),
 ranked AS (
     SELECT h.entity_id AS id,
@@ -106,11 +127,14 @@ ranked AS (
     CROSS JOIN corpus
     GROUP BY h.entity_id
 )
-SELECT d.*, r.matched + r.relevance / (1 + r.relevance) AS score
-FROM ranked AS r
-JOIN documents AS d ON d.id = r.id
-WHERE d.deleted_at IS NULL
-  AND (CAST(:project_id AS BIGINT) IS NULL OR d.project_id = :project_id)
-  AND (CAST(:doc_type AS VARCHAR) IS NULL OR d.doc_type = :doc_type)
-ORDER BY r.matched DESC, r.relevance DESC, d.id
+SELECT id, matched + relevance / (1 + relevance) AS score
+FROM ranked
+ORDER BY matched DESC, relevance DESC, id
 LIMIT :limit;
+
+-- name: documents_by_ids(ids)
+-- The live documents with these ids (a primary-key index scan), in no order.
+SELECT *
+FROM documents
+WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;

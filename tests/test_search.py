@@ -222,3 +222,17 @@ def test_snippet_centres_on_the_first_match() -> None:
     assert excerpt.startswith("…")
     assert excerpt.endswith("…")
     assert snippet("short text", ["missing"]) == "short text"
+
+
+async def test_project_cascade_hides_and_restores_its_documents_in_search(session: Session) -> None:
+    projects = ProjectRepository(session)
+    documents = DocumentRepository(session)
+    project = await projects.create(project_data())
+    own = await documents.create(document_data(project.id, title="Zeppelin notes"))
+    await documents.create(document_data(project.id, title="Zeppelin retired"))
+    await documents.delete(own.id + 1)  # deleted on its own: stays out of search
+    assert [hit.item.id for hit in await documents.search("zeppelin")] == [own.id]
+    await projects.delete(project.id)
+    assert await documents.search("zeppelin") == []
+    await projects.restore(project.id)
+    assert [hit.item.id for hit in await documents.search("zeppelin")] == [own.id]

@@ -231,6 +231,8 @@ class BaseRepository(Generic[ModelT]):
                 else:
                     gone = db.one(f"soft_delete_{self.entity}", id=id)
                     changes = {} if gone is None else {"deleted_at": _jsonable(gone["deleted_at"])}
+                    if gone is not None:
+                        self._unindex(db, id)
                 if gone is None:
                     return False
                 self._audit(db, id, AuditAction.DELETE, json.dumps(changes))
@@ -249,6 +251,7 @@ class BaseRepository(Generic[ModelT]):
                 if row is None:
                     return self._model_not_restored(db, id)
                 self._audit(db, id, AuditAction.RESTORE, "{}")
+                self._index(db, id, row)
             return self.model.from_row(row)
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
@@ -390,7 +393,8 @@ class BaseRepository(Generic[ModelT]):
         return self.model.from_row(row)
 
     def _index(self, db: StatementRunner, id: int, values: Mapping[str, Any]) -> None:
-        """Add one row's searchable text to the full-text index."""
+        """Add one live row's searchable text to the full-text index (which holds
+        live rows only: deletes remove a row's terms, restores put them back)."""
         if not self.search_fields:
             return
         fields, terms, counts = index_terms({name: values.get(name) for name in self.search_fields})
@@ -407,6 +411,20 @@ class BaseRepository(Generic[ModelT]):
     def _unindex(self, db: StatementRunner, id: int) -> None:
         if self.search_fields:
             db.run("delete_search_terms", entity=self.entity.value, entity_id=id)
+
+    def _ranked(
+        self, db: StatementRunner, ranking: builtins.list[Row]
+    ) -> builtins.list[tuple[ModelT, float]]:
+        """The rows a ranking query chose, fetched by id, in ranking order."""
+        if not ranking:
+            return []
+        rows = db.rows(f"{self.table}_by_ids", ids=[hit["id"] for hit in ranking])
+        by_id = {row["id"]: row for row in rows}
+        return [
+            (self.model.from_row(by_id[hit["id"]]), float(hit["score"]))
+            for hit in ranking
+            if hit["id"] in by_id
+        ]
 
     def _index_many(
         self, db: StatementRunner, ids: Sequence[int], columns: Mapping[str, Sequence[Any]]

@@ -18,6 +18,11 @@ from .base import BaseRepository
 __all__ = ["DocumentRepository"]
 
 
+def _snippet(document: Document, terms: list[str]) -> str:
+    text = document.content if snippet_matches(document.content, terms) else document.title
+    return snippet(text, terms)
+
+
 class DocumentRepository(BaseRepository[Document]):
     """Documents of projects; ``record_access`` counts reads."""
 
@@ -74,18 +79,13 @@ class DocumentRepository(BaseRepository[Document]):
             return []
 
         def work(db: StatementRunner) -> list[SearchHit[Document]]:
-            hits = []
-            for row in db.rows(
-                "search_documents", terms=terms, project_id=project_id, doc_type=kind, limit=limit
-            ):
-                score = float(row.pop("score"))
-                text = row["content"] if snippet_matches(row["content"], terms) else row["title"]
-                hits.append(
-                    SearchHit[Document](
-                        item=Document.from_row(row), score=score, snippet=snippet(text, terms)
-                    )
-                )
-            return hits
+            ranking = db.rows(
+                "rank_documents", terms=terms, project_id=project_id, doc_type=kind, limit=limit
+            )
+            return [
+                SearchHit[Document](item=document, score=score, snippet=_snippet(document, terms))
+                for document, score in self._ranked(db, ranking)
+            ]
 
         return await self.session.run_in_worker(work, entity=self.entity)
 

@@ -16,6 +16,7 @@ from ..schemas.project import Project, ProjectCreate, ProjectDetail, ProjectStat
 from ..schemas.repository import Repository
 from ..search import query_terms
 from .base import BaseRepository, _jsonable
+from .document import DocumentRepository
 
 __all__ = ["ProjectRepository"]
 
@@ -69,10 +70,8 @@ class ProjectRepository(BaseRepository[Project]):
             return []
 
         def work(db: StatementRunner) -> list[Project]:
-            return [
-                Project.from_row(row)
-                for row in db.rows("search_projects", terms=terms, limit=limit)
-            ]
+            ranking = db.rows("rank_projects", terms=terms, limit=limit)
+            return [project for project, _ in self._ranked(db, ranking)]
 
         return await self.session.run_in_worker(work, entity=self.entity)
 
@@ -127,18 +126,21 @@ class ProjectRepository(BaseRepository[Project]):
                 if deleted is None or row is None:
                     return self._model_not_restored(db, id)
                 self._audit(db, id, AuditAction.RESTORE, "{}")
+                self._index(db, id, row)
+                documents = DocumentRepository(self.session)
                 for child, table in _CHILDREN:
-                    back = [
-                        r["id"]
-                        for r in db.rows(
-                            f"restore_{table}_of_project",
-                            project_id=id,
-                            deleted_at=deleted["deleted_at"],
-                        )
-                    ]
+                    rows = db.rows(
+                        f"restore_{table}_of_project",
+                        project_id=id,
+                        deleted_at=deleted["deleted_at"],
+                    )
+                    back = [r["id"] for r in rows]
                     self._audit_children(
                         db, child, back, {"cascade_from_project": id}, AuditAction.RESTORE
                     )
+                    if child is EntityKind.DOCUMENT:
+                        for restored in rows:
+                            documents._index(db, restored["id"], restored)
             return Project.from_row(row)
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
@@ -151,6 +153,7 @@ class ProjectRepository(BaseRepository[Project]):
             return False
         deleted_at = gone["deleted_at"]
         self._audit(db, id, AuditAction.DELETE, json.dumps({"deleted_at": _jsonable(deleted_at)}))
+        self._unindex(db, id)
         for child, table in _CHILDREN:
             ids = [
                 r["id"]
@@ -161,6 +164,8 @@ class ProjectRepository(BaseRepository[Project]):
             self._audit_children(
                 db, child, ids, {"deleted_at": _jsonable(deleted_at), "cascade_from_project": id}
             )
+            if child is EntityKind.DOCUMENT and ids:
+                db.run("delete_search_terms_of_many", entity=child.value, entity_ids=ids)
         return True
 
     def _hard_delete(self, db: StatementRunner, id: int) -> bool:

@@ -111,12 +111,13 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_entity_idx ON audit_log (entity, entity_id);
 
--- Full-text search index: one row per (row, field, stemmed term) with the
+-- Full-text search index: one row per (live row, field, stemmed term) with the
 -- term's count in that field. The library writes it in the same transaction as
--- the row it describes (read-your-writes), from Python's tokenizer and English
--- Snowball stemmer (project_architect_db/search.py); sql/search.sql ranks with it.
--- Soft-deleted rows keep their terms (a restore needs no re-indexing); searches
--- join live rows. DuckDB's fts extension is not used: its index does not follow
+-- the change it follows (create, update of a searched field, soft delete,
+-- restore, hard delete), from Python's tokenizer and English Snowball stemmer
+-- (project_architect_db/search.py), so searches read their own writes; it holds
+-- live rows only, so ranking never joins the entity tables. sql/search.sql
+-- ranks with it. DuckDB's fts extension is not used: its index does not follow
 -- table changes and it is not bundled in the duckdb wheel.
 CREATE TABLE search_terms (
     entity    VARCHAR NOT NULL CHECK (entity IN ('project', 'document')),
@@ -125,4 +126,7 @@ CREATE TABLE search_terms (
     term      VARCHAR NOT NULL,
     tf        INTEGER NOT NULL
 );
-CREATE INDEX search_terms_term_idx ON search_terms (entity, term);
+-- Single-column ART indexes: DuckDB answers `list_contains($terms, term)` and
+-- `entity_id = $id` with index scans instead of reading millions of rows.
+CREATE INDEX search_terms_term_idx ON search_terms (term);
+CREATE INDEX search_terms_entity_id_idx ON search_terms (entity_id);
