@@ -45,7 +45,9 @@ def time_sync(operation: Callable[[], object], repeat: int, rounds: int = 5) -> 
     return statistics.median(samples)
 
 
-async def time_async(operation: Callable[[], Awaitable[object]], repeat: int, rounds: int = 5) -> float:
+async def time_async(
+    operation: Callable[[], Awaitable[object]], repeat: int, rounds: int = 5
+) -> float:
     """Operations per second of an async callable (median of rounds)."""
     samples = []
     for _ in range(rounds):
@@ -56,7 +58,9 @@ async def time_async(operation: Callable[[], Awaitable[object]], repeat: int, ro
     return statistics.median(samples)
 
 
-def fetch_all(connection: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
+def fetch_all(
+    connection: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]
+) -> list[tuple[object, ...]]:
     return connection.execute(sql, params).fetchall()
 
 

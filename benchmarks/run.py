@@ -18,11 +18,11 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Result, fetch_all, time_async, time_sync, write_report  # noqa: E402
+from harness import Result, fetch_all, time_async, time_sync, write_report
 
-from project_architect_db import DatabaseEngine, ProjectRepository  # noqa: E402
-from project_architect_db.core.sql import get_query  # noqa: E402
-from project_architect_db.search import query_terms  # noqa: E402
+from project_architect_db import DatabaseEngine, ProjectRepository
+from project_architect_db.core.sql import get_query
+from project_architect_db.search import query_terms
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -59,7 +59,10 @@ def project_rows(count: int, seed: int = 7) -> list[dict[str, object]]:
             "name": words(rng.randint(2, 4)).title(),
             "description": words(rng.randint(5, 20)) if rng.random() < 0.6 else None,
             "project_idea": words(rng.randint(10, 30)),
-            "architecture": {"framework": rng.choice(frameworks), "complexity_score": rng.randint(1, 10)},
+            "architecture": {
+                "framework": rng.choice(frameworks),
+                "complexity_score": rng.randint(1, 10),
+            },
             "status": rng.choice(statuses),
         }
         for _ in range(count)
@@ -89,7 +92,9 @@ async def bench_get_by_id(ctx: Context) -> Result:
     counter = iter(range(10**9))
 
     def raw() -> object:
-        return fetch_all(raw_connection, sql, {"id": ids[next(counter) % len(ids)], "include_deleted": False})
+        return fetch_all(
+            raw_connection, sql, {"id": ids[next(counter) % len(ids)], "include_deleted": False}
+        )
 
     raw_rate = time_sync(raw, repeat=300 if ctx.quick else 2000)
     raw_connection.close()
@@ -98,7 +103,9 @@ async def bench_get_by_id(ctx: Context) -> Result:
 
 async def bench_search(ctx: Context) -> Result:
     rng = random.Random(2)
-    vocabulary = sorted({w for row in project_rows(200, seed=7) for w in str(row["name"]).lower().split()})
+    vocabulary = sorted(
+        {w for row in project_rows(200, seed=7) for w in str(row["name"]).lower().split()}
+    )
     queries = [" ".join(rng.sample(vocabulary, rng.randint(1, 3))) for _ in range(50)]
     sql = get_query("search_projects").sql
     stems = [query_terms(q) for q in queries]
@@ -115,7 +122,9 @@ async def bench_search(ctx: Context) -> Result:
     counter = iter(range(10**9))
 
     def raw() -> object:
-        return fetch_all(raw_connection, sql, {"terms": stems[next(counter) % len(stems)], "limit": 20})
+        return fetch_all(
+            raw_connection, sql, {"terms": stems[next(counter) % len(stems)], "limit": 20}
+        )
 
     raw_rate = time_sync(raw, repeat=50 if ctx.quick else 200)
     raw_connection.close()
