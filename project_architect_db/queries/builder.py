@@ -33,6 +33,7 @@ from ..errors import InvalidQueryError
 from ..schemas.common import EntityModel
 from ..schemas.results import Page
 from .filters import (
+    INT128_LIMIT,
     Condition,
     base_sql,
     check_count,
@@ -53,6 +54,8 @@ T = TypeVar("T")
 #: ``$`` followed by ``.key`` and ``[index]`` steps; keys are plain identifiers.
 JSON_PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]{0,63}|\[[0-9]{1,6}\]){1,16}")
 _NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
+_INTEGER_TYPES = "('BIGINT', 'UBIGINT', 'HUGEINT')"
+_MAX_CURSOR = 8192
 
 
 class QueryBuilder(Generic[ModelT]):
@@ -142,7 +145,8 @@ class QueryBuilder(Generic[ModelT]):
             if bounds["end"] is not None:
                 clauses.append(f'"{field}" < ${prefix}_end')
                 params[f"{prefix}_end"] = bounds["end"]
-            return Condition(" AND ".join(clauses) or "TRUE", params)
+            # Open bounds are -inf/+inf; a NULL is in no range.
+            return Condition(" AND ".join(clauses) or f'"{field}" IS NOT NULL', params)
 
         return self._with_condition(build)
 
@@ -166,6 +170,10 @@ class QueryBuilder(Generic[ModelT]):
             )
         if isinstance(value, float) and value != value:
             raise InvalidQueryError("filter_json cannot match NaN")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INT128_LIMIT:
+            raise InvalidQueryError(
+                f"filter_json integer {value} is out of range (at most 2**127 - 1)"
+            )
         if value is not None and not isinstance(value, str | int | float | bool):
             raise InvalidQueryError(
                 f"filter_json compares JSON scalars (str, int, float, bool, None), not {type(value).__name__}"
@@ -184,6 +192,14 @@ class QueryBuilder(Generic[ModelT]):
                 sql = f"{kind} = 'BOOLEAN' AND json_extract_string({quoted}, {path}) = {wanted}"
             elif isinstance(value, str):
                 sql = f"{kind} = 'VARCHAR' AND json_extract_string({quoted}, {path}) = {wanted}"
+            elif isinstance(value, int):
+                # Integers compare exactly (a double would confuse 2**53 and 2**53 + 1);
+                # a JSON float equal to the integer matches too, as in Python.
+                text = f"json_extract_string({quoted}, {path})"
+                sql = (
+                    f"({kind} IN {_INTEGER_TYPES} AND TRY_CAST({text} AS HUGEINT) = {wanted}) OR "
+                    f"({kind} = 'DOUBLE' AND TRY_CAST({text} AS DOUBLE) = {wanted})"
+                )
             else:
                 sql = (
                     f"{kind} IN {_NUMBER_TYPES} AND "
@@ -314,10 +330,12 @@ class QueryBuilder(Generic[ModelT]):
     def _after(self, cursor: str) -> Condition:
         """The keyset predicate: rows strictly after the cursor's row in this order."""
         try:
+            if not isinstance(cursor, str) or len(cursor) > _MAX_CURSOR:
+                raise ValueError("not a cursor")
             padded = cursor + "=" * (-len(cursor) % 4)
             decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             order, keys = decoded["o"], decoded["k"]
-        except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error):
+        except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error, RecursionError):
             raise InvalidQueryError("the page cursor is not one this library made") from None
         if (
             order != self._signature()

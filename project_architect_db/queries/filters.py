@@ -37,6 +37,7 @@ from ..core.sql import get_query
 from ..errors import InvalidQueryError
 
 __all__ = [
+    "INT128_LIMIT",
     "LOOKUPS",
     "Condition",
     "FieldInfo",
@@ -53,6 +54,8 @@ LOOKUPS = frozenset(
     {"exact", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "startswith", "isnull"}
 )
 _COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+#: DuckDB binds Python ints up to 128 bits (HUGEINT); larger ones cannot be sent.
+INT128_LIMIT = 2**127
 _NESTED = frozenset({"messages", "conversations", "documents", "repositories"})
 
 
@@ -133,6 +136,8 @@ def checked_value(model: type[BaseModel], info: FieldInfo, value: Any, what: str
         checked = checked.replace(tzinfo=UTC)
     if isinstance(checked, Enum):
         checked = checked.value
+    if isinstance(checked, int) and not isinstance(checked, bool) and abs(checked) >= INT128_LIMIT:
+        raise InvalidQueryError(f"{what}{value!r} is out of range for {_label(model)}.{info.name}")
     return checked
 
 
