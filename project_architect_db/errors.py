@@ -30,7 +30,7 @@ class NotFoundError(ProjectArchitectDBError):
     ``entity`` and ``entity_id`` say which row was missing.
     """
 
-    def __init__(self, entity: str, entity_id: int, hint: str | None = None) -> None:
+    def __init__(self, entity: str, entity_id: int | str, hint: str | None = None) -> None:
         self.entity = entity
         self.entity_id = entity_id
         message = f"{entity} {entity_id} not found"

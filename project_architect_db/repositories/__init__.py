@@ -1,5 +1,6 @@
 """Repositories: thin classes mapping the named queries of ``sql/`` to models."""
 
+from .analytics import AnalyticsRepository
 from .base import BaseRepository
 from .conversation import ConversationRepository
 from .document import DocumentRepository
@@ -7,6 +8,7 @@ from .project import ProjectRepository
 from .repository import RepositoryRepository
 
 __all__ = [
+    "AnalyticsRepository",
     "BaseRepository",
     "ConversationRepository",
     "DocumentRepository",

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from ..core.runner import StatementRunner
 from ..errors import NotFoundError
+from ..schemas.analytics import ConversationFlowMetrics
 from ..schemas.common import AuditAction, CreateSchema, EntityKind
 from ..schemas.conversation import (
     Conversation,
@@ -18,6 +19,7 @@ from ..schemas.conversation import (
     ConversationUpdate,
     MessageCreate,
 )
+from .analytics import AnalyticsRepository
 from .base import BaseRepository, to_param
 
 __all__ = ["ConversationRepository"]
@@ -53,6 +55,10 @@ class ConversationRepository(BaseRepository[Conversation]):
         return await self._select(
             "conversations_in_phase", phase=self._choice(ConversationPhase, phase, "phase")
         )
+
+    async def conversation_analytics(self) -> ConversationFlowMetrics:
+        """The same metrics as ``AnalyticsRepository.conversation_flow_analysis``."""
+        return await AnalyticsRepository(self.session).conversation_flow_analysis()
 
     async def add_message(
         self, id: int, message: Mapping[str, Any] | MessageCreate

@@ -9,12 +9,14 @@ import pyarrow as pa
 
 from ..core.runner import StatementRunner
 from ..queries.filters import check_count
+from ..schemas.analytics import ProjectMetrics
 from ..schemas.common import AuditAction, EntityKind
 from ..schemas.conversation import Conversation
 from ..schemas.document import Document
 from ..schemas.project import Project, ProjectCreate, ProjectDetail, ProjectStatus, ProjectUpdate
 from ..schemas.repository import Repository
 from ..search import query_terms
+from .analytics import AnalyticsRepository, DateRange
 from .base import BaseRepository, _jsonable
 from .document import DocumentRepository
 
@@ -74,6 +76,10 @@ class ProjectRepository(BaseRepository[Project]):
             return [project for project, _ in self._ranked(db, ranking)]
 
         return await self.session.run_in_worker(work, entity=self.entity)
+
+    async def analytics_summary(self, date_range: DateRange | None = None) -> ProjectMetrics:
+        """The same ``ProjectMetrics`` as ``AnalyticsRepository.project_metrics``."""
+        return await AnalyticsRepository(self.session).project_metrics(date_range)
 
     async def get_with_conversations(self, id: int) -> ProjectDetail | None:
         """The live project with its live conversations, documents and

@@ -1,0 +1,60 @@
+-- Project metrics: how many projects, in which status, how long they take to
+-- complete, how complex they are and which frameworks they use.
+--
+-- Scope: live projects (deleted_at IS NULL) created in [:start, :end); a NULL
+-- bound leaves that side open.
+--
+-- Output (one row):
+--   total_projects      projects in scope
+--   active_projects     of them, status 'active'
+--   completed_projects  of them, status 'completed'
+--   avg_completion_seconds  mean of completed_at - created_at, in seconds, over
+--                       completed projects that have completed_at (NULL if none)
+--   by_status           list of {status, n}: every status present, with its count
+--   complexity          list of {score, n}: architecture.complexity_score as an
+--                       integer's text ('7'), or 'unknown' where it is missing,
+--                       not a number, or not a whole number
+--   frameworks          list of {framework, n}: architecture.framework (JSON
+--                       strings only), most common first, ties by name, top 10
+
+-- name: project_metrics(start, end)
+WITH scope AS (
+    SELECT status, created_at, completed_at, architecture
+    FROM projects
+    WHERE deleted_at IS NULL
+      AND (CAST(:start AS TIMESTAMPTZ) IS NULL OR created_at >= :start)
+      AND (CAST(:end AS TIMESTAMPTZ) IS NULL OR created_at < :end)
+),
+scored AS (
+    SELECT CASE
+               WHEN json_type(architecture, '$.complexity_score') IN ('BIGINT', 'UBIGINT', 'HUGEINT')
+                   THEN json_extract_string(architecture, '$.complexity_score')
+               WHEN json_type(architecture, '$.complexity_score') = 'DOUBLE'
+                    AND CAST(json_extract_string(architecture, '$.complexity_score') AS DOUBLE)
+                        = floor(CAST(json_extract_string(architecture, '$.complexity_score') AS DOUBLE))
+                   THEN CAST(CAST(json_extract_string(architecture, '$.complexity_score') AS DOUBLE) AS HUGEINT)::VARCHAR
+               ELSE 'unknown'
+           END AS score
+    FROM scope
+),
+frameworks AS (
+    SELECT json_extract_string(architecture, '$.framework') AS framework, count(*) AS n
+    FROM scope
+    WHERE json_type(architecture, '$.framework') = 'VARCHAR'
+    GROUP BY ALL
+    ORDER BY n DESC, framework
+    LIMIT 10
+)
+SELECT
+    (SELECT count(*) FROM scope) AS total_projects,
+    (SELECT count(*) FILTER (WHERE status = 'active') FROM scope) AS active_projects,
+    (SELECT count(*) FILTER (WHERE status = 'completed') FROM scope) AS completed_projects,
+    (SELECT avg(epoch(completed_at) - epoch(created_at))
+       FILTER (WHERE status = 'completed' AND completed_at IS NOT NULL)
+     FROM scope) AS avg_completion_seconds,
+    (SELECT list({'status': status, 'n': n} ORDER BY status)
+     FROM (SELECT status, count(*) AS n FROM scope GROUP BY ALL)) AS by_status,
+    (SELECT list({'score': score, 'n': n} ORDER BY score)
+     FROM (SELECT score, count(*) AS n FROM scored GROUP BY ALL)) AS complexity,
+    (SELECT list({'framework': framework, 'n': n} ORDER BY n DESC, framework)
+     FROM frameworks) AS frameworks;
