@@ -21,6 +21,7 @@
 --                            it); ties by name; NULL if no conversation moved
 
 -- name: conversation_flow()
+-- Conversation phases, messages, response time and phase changes (columns above).
 WITH live AS (
     SELECT id, phase, messages, created_at
     FROM conversations

@@ -15,6 +15,7 @@
 --                         project of each status
 
 -- name: cross_entity(now)
+-- Per-project activity across all entities (columns above).
 WITH live_projects AS (
     SELECT id, name, status FROM projects WHERE deleted_at IS NULL
 ),

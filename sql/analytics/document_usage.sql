@@ -12,6 +12,7 @@
 --                    most read first, ties by id
 
 -- name: document_usage()
+-- Document counts, reads and the most read documents (columns above).
 WITH live AS (
     SELECT id, title, doc_type, access_count
     FROM documents

@@ -18,6 +18,7 @@
 --                       strings only), most common first, ties by name, top 10
 
 -- name: project_metrics(start, end)
+-- Project counts, completion time, complexity and frameworks (columns above).
 WITH scope AS (
     SELECT status, created_at, completed_at, architecture
     FROM projects

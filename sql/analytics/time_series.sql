@@ -12,6 +12,7 @@
 -- Output: one row per bucket, in order: bucket (the bucket's start), value.
 
 -- name: time_series(metric, granularity, start, end)
+-- Events per bucket of one metric, every bucket present (columns above).
 WITH events AS (
     SELECT created_at AS happened_at FROM projects
     WHERE :metric = 'projects_created' AND deleted_at IS NULL
