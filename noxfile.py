@@ -42,3 +42,11 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install(".", "mypy>=1.13")
     session.run("mypy", "--strict", "project_architect_db")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks beside raw DuckDB; `nox -s bench -- --quick` for the CI-sized run.
+    Results go to benchmarks/results/ (JSON and Markdown)."""
+    session.install(".")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Result, fetch_all, time_async, time_sync, write_report
 
-from project_architect_db import DatabaseEngine, ProjectRepository
+from project_architect_db import AnalyticsRepository, DatabaseEngine, ProjectRepository
 from project_architect_db.core.sql import get_query
 from project_architect_db.search import query_terms
 
@@ -74,6 +74,8 @@ class Context:
     engine: DatabaseEngine
     projects: int
     quick: bool
+    analytics_engine: DatabaseEngine
+    analytics_rows: int
 
 
 async def bench_get_by_id(ctx: Context) -> Result:
@@ -140,20 +142,90 @@ async def bench_search(ctx: Context) -> Result:
     )
 
 
+GENERATE_PROJECTS = """
+INSERT INTO projects (id, name, description, project_idea, architecture, status,
+                      completed_at, created_at)
+SELECT i,
+       'project ' || i,
+       CASE WHEN i % 3 = 0 THEN 'description of project ' || i END,
+       'an idea for project number ' || i,
+       json_object('framework', ['FastAPI', 'Django', 'Litestar', 'Starlette', 'Flask'][1 + i % 5],
+                   'complexity_score', 1 + (i * 7) % 10),
+       ['draft', 'active', 'completed', 'archived'][1 + (i * 13) % 4],
+       CASE WHEN (i * 13) % 4 = 2
+            THEN TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_seconds((i * 31) % 31536000 + 86400 * (1 + i % 40))
+       END,
+       TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_seconds((i * 31) % 31536000)
+FROM range(1, $n + 1) AS t (i)
+"""
+
+
+async def _analytics_pair(
+    ctx: Context,
+    name: str,
+    library: Callable[[AnalyticsRepository], Awaitable[object]],
+    sql: str,
+    params: dict[str, object],
+) -> Result:
+    repeat = 3 if ctx.quick else 5
+    async with ctx.analytics_engine.session() as session:
+        repo = AnalyticsRepository(session)
+        lib = await time_async(lambda: library(repo), repeat=repeat, rounds=3)
+    raw_connection = ctx.analytics_engine._root.cursor()  # type: ignore[union-attr]
+    raw_rate = time_sync(lambda: fetch_all(raw_connection, sql, params), repeat=repeat, rounds=3)
+    raw_connection.close()
+    return Result(
+        name,
+        "runs/s",
+        lib,
+        raw_rate,
+        f"{ctx.analytics_rows:,} projects ({1000 / lib:.0f} ms per call)",
+    )
+
+
+async def bench_project_metrics(ctx: Context) -> Result:
+    return await _analytics_pair(
+        ctx,
+        "project_metrics",
+        lambda repo: repo.project_metrics(),
+        get_query("project_metrics").sql,
+        {"start": None, "end": None},
+    )
+
+
+async def bench_time_series(ctx: Context) -> Result:
+    return await _analytics_pair(
+        ctx,
+        "time_series (day)",
+        lambda repo: repo.time_series_analysis("projects_created", "day"),
+        get_query("time_series").sql,
+        {"metric": "projects_created", "granularity": "day", "start": None, "end": None},
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Context], Awaitable[Result]]] = {
     "get_by_id": bench_get_by_id,
     "search": bench_search,
+    "project_metrics": bench_project_metrics,
+    "time_series": bench_time_series,
 }
 
 
 async def main(quick: bool, only: list[str]) -> list[Result]:
     count = 10_000 if quick else 100_000
+    analytics_rows = 50_000 if quick else 1_000_000
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as directory:
-        async with DatabaseEngine(Path(directory) / "bench.duckdb", pool_size=4) as engine:
+        async with (
+            DatabaseEngine(Path(directory) / "bench.duckdb", pool_size=4) as engine,
+            DatabaseEngine(Path(directory) / "analytics.duckdb", pool_size=2) as analytics_engine,
+        ):
             async with engine.session() as session:
                 await ProjectRepository(session).bulk_create(project_rows(count), returning=False)
-            ctx = Context(engine, count, quick)
+            # Analytics read only the projects table: generate it in SQL (fast), not
+            # through the library (which would also build the search index).
+            await analytics_engine.execute_raw(GENERATE_PROJECTS, {"n": analytics_rows})
+            ctx = Context(engine, count, quick, analytics_engine, analytics_rows)
             for name, benchmark in BENCHMARKS.items():
                 if only and name not in only:
                     continue
