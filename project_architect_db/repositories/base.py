@@ -57,6 +57,20 @@ def to_param(value: Any, *, is_json: bool) -> Any:
     return value
 
 
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def _validated(data: Mapping[str, Any] | BaseModel, schema: type[SchemaT], method: str) -> SchemaT:
+    """``data`` as a ``schema`` instance: validated from a dict, or taken as is."""
+    if isinstance(data, schema):
+        return data
+    if isinstance(data, BaseModel):
+        raise TypeError(
+            f"{method} takes a {schema.__name__} or a dict, not a {type(data).__name__}"
+        )
+    return schema.model_validate(data)
+
+
 @cache
 def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[Any]:
     """Validates a list of ``schema`` items; errors name the item's index."""
@@ -500,24 +514,10 @@ class BaseRepository(Generic[ModelT]):
     # -- input validation --------------------------------------------------------
 
     def _validated_create(self, data: Mapping[str, Any] | CreateSchema) -> CreateSchema:
-        if isinstance(data, self.create_schema):
-            return data
-        if isinstance(data, BaseModel):
-            raise TypeError(
-                f"{type(self).__name__}.create takes a {self.create_schema.__name__} or a dict, "
-                f"not a {type(data).__name__}"
-            )
-        return self.create_schema.model_validate(data)
+        return _validated(data, self.create_schema, f"{type(self).__name__}.create")
 
     def _validated_update(self, data: Mapping[str, Any] | UpdateSchema) -> UpdateSchema:
-        if isinstance(data, self.update_schema):
-            return data
-        if isinstance(data, BaseModel):
-            raise TypeError(
-                f"{type(self).__name__}.update takes a {self.update_schema.__name__} or a dict, "
-                f"not a {type(data).__name__}"
-            )
-        return self.update_schema.model_validate(data)
+        return _validated(data, self.update_schema, f"{type(self).__name__}.update")
 
     def _validated_many(
         self, items: Sequence[Mapping[str, Any] | CreateSchema]
