@@ -8,6 +8,8 @@ Soft-deleted rows never count.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -63,8 +65,31 @@ def _counts(items: list[dict[str, Any]] | None, key: str) -> dict[str, int]:
     return {str(item[key]): int(item["n"]) for item in items or []}
 
 
-def _seconds(value: float | None) -> timedelta | None:
-    return None if value is None else timedelta(seconds=float(value))
+def _microseconds(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(microseconds=float(value))
+
+
+def complexity_key(raw: str | None) -> str:
+    """The distribution key of one stored complexity_score (JSON text): a whole
+    number's integer text ('7' for 7 or 7.0), else 'unknown'."""
+    if raw is None:
+        return "unknown"
+    value = json.loads(raw)
+    if isinstance(value, bool):
+        return "unknown"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return "unknown"
+
+
+def _complexity(items: list[dict[str, Any]] | None) -> dict[str, int]:
+    distribution: dict[str, int] = {}
+    for item in items or []:
+        key = complexity_key(item["raw"])
+        distribution[key] = distribution.get(key, 0) + int(item["n"])
+    return dict(sorted(distribution.items()))
 
 
 # -- one function per result model ------------------------------------------------
@@ -75,9 +100,9 @@ def project_metrics_from(row: Row) -> ProjectMetrics:
         total_projects=row["total_projects"],
         active_projects=row["active_projects"],
         completed_projects=row["completed_projects"],
-        average_completion_time=_seconds(row["avg_completion_seconds"]),
+        average_completion_time=_microseconds(row["avg_completion_us"]),
         project_by_status=_counts(row["by_status"], "status"),
-        complexity_distribution=_counts(row["complexity"], "score"),
+        complexity_distribution=_complexity(row["complexity"]),
         top_frameworks=[(item["framework"], int(item["n"])) for item in row["frameworks"] or []],
     )
 
@@ -89,7 +114,7 @@ def conversation_flow_from(row: Row) -> ConversationFlowMetrics:
         messages_by_role=_counts(row["by_role"], "role"),
         avg_messages_per_conversation=row["avg_messages"],
         median_messages_per_conversation=row["median_messages"],
-        median_response_time=_seconds(row["median_response_seconds"]),
+        median_response_time=_microseconds(row["median_response_us"]),
         phase_transitions=[
             PhaseTransition(from_phase=t["from_phase"], to_phase=t["to_phase"], count=t["n"])
             for t in row["transitions"] or []

@@ -10,9 +10,9 @@
 --   by_role                  list of {role, n}: messages per role
 --   avg_messages             mean messages per conversation (NULL if none)
 --   median_messages          median messages per conversation (NULL if none)
---   median_response_seconds  median time from each user message to the next
+--   median_response_us       median time from each user message to the next
 --                            assistant message after it in the same conversation
---                            (list order), in seconds; NULL if no such pair
+--                            (list order), in microseconds; NULL if no such pair
 --   transitions              list of {from_phase, to_phase, n}: phase changes
 --                            (old <> new), most frequent first
 --   bottleneck_phase         the phase with the longest median time spent in it
@@ -56,9 +56,9 @@ phase_changes AS (
 ),
 time_in_phase AS (
     SELECT c.from_phase,
-           epoch(c.changed_at) - epoch(coalesce(
+           epoch_us(c.changed_at) - epoch_us(coalesce(
                lag(c.changed_at) OVER (PARTITION BY c.conversation_id ORDER BY c.audit_id),
-               live.created_at)) AS seconds
+               live.created_at)) AS microseconds
     FROM phase_changes AS c
     JOIN live ON live.id = c.conversation_id
 )
@@ -70,14 +70,14 @@ SELECT
      FROM (SELECT role, count(*) AS n FROM message_rows GROUP BY ALL)) AS by_role,
     (SELECT avg(len(messages)) FROM live) AS avg_messages,
     (SELECT CAST(median(len(messages)) AS DOUBLE) FROM live) AS median_messages,
-    (SELECT CAST(median(epoch(answered_at) - epoch(created_at)) AS DOUBLE)
+    (SELECT CAST(median(epoch_us(answered_at) - epoch_us(created_at)) AS DOUBLE)
      FROM responses
-     WHERE role = 'user' AND answered_at IS NOT NULL) AS median_response_seconds,
+     WHERE role = 'user' AND answered_at IS NOT NULL) AS median_response_us,
     (SELECT list({'from_phase': from_phase, 'to_phase': to_phase, 'n': n}
                  ORDER BY n DESC, from_phase, to_phase)
      FROM (SELECT from_phase, to_phase, count(*) AS n FROM phase_changes GROUP BY ALL)) AS transitions,
     (SELECT from_phase
      FROM time_in_phase
      GROUP BY from_phase
-     ORDER BY median(seconds) DESC, from_phase
+     ORDER BY median(microseconds) DESC, from_phase
      LIMIT 1) AS bottleneck_phase;

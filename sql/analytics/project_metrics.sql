@@ -8,12 +8,13 @@
 --   total_projects      projects in scope
 --   active_projects     of them, status 'active'
 --   completed_projects  of them, status 'completed'
---   avg_completion_seconds  mean of completed_at - created_at, in seconds, over
+--   avg_completion_us   mean of completed_at - created_at, in microseconds, over
 --                       completed projects that have completed_at (NULL if none)
 --   by_status           list of {status, n}: every status present, with its count
---   complexity          list of {score, n}: architecture.complexity_score as an
---                       integer's text ('7'), or 'unknown' where it is missing,
---                       not a number, or not a whole number
+--   complexity          list of {raw, n}: architecture.complexity_score as JSON
+--                       text (NULL where missing); the library makes the key:
+--                       a whole number's integer text ('7' for 7 or 7.0), or
+--                       'unknown' where missing, not a number or not whole
 --   frameworks          list of {framework, n}: architecture.framework (JSON
 --                       strings only), most common first, ties by name, top 10
 
@@ -26,16 +27,11 @@ WITH scope AS (
       AND (CAST(:start AS TIMESTAMPTZ) IS NULL OR created_at >= :start)
       AND (CAST(:end AS TIMESTAMPTZ) IS NULL OR created_at < :end)
 ),
-scored AS (
-    SELECT CASE
-               WHEN json_type(architecture, '$.complexity_score') IN ('BIGINT', 'UBIGINT', 'HUGEINT')
-                   THEN json_extract_string(architecture, '$.complexity_score')
-               WHEN json_type(architecture, '$.complexity_score') = 'DOUBLE'
-                    AND CAST(json_extract_string(architecture, '$.complexity_score') AS DOUBLE)
-                        = floor(CAST(json_extract_string(architecture, '$.complexity_score') AS DOUBLE))
-                   THEN CAST(CAST(json_extract_string(architecture, '$.complexity_score') AS DOUBLE) AS HUGEINT)::VARCHAR
-               ELSE 'unknown'
-           END AS score
+scores AS (
+    -- The score as JSON text (NULL when missing); the library turns each distinct
+    -- text into its key ('7' for 7 or 7.0, 'unknown' otherwise) exactly, in Python,
+    -- because DuckDB's casts round integers beyond 2**64 and huge floats.
+    SELECT json_extract(architecture, '$.complexity_score')::VARCHAR AS raw
     FROM scope
 ),
 frameworks AS (
@@ -50,12 +46,12 @@ SELECT
     (SELECT count(*) FROM scope) AS total_projects,
     (SELECT count(*) FILTER (WHERE status = 'active') FROM scope) AS active_projects,
     (SELECT count(*) FILTER (WHERE status = 'completed') FROM scope) AS completed_projects,
-    (SELECT avg(epoch(completed_at) - epoch(created_at))
+    (SELECT avg(epoch_us(completed_at) - epoch_us(created_at))
        FILTER (WHERE status = 'completed' AND completed_at IS NOT NULL)
-     FROM scope) AS avg_completion_seconds,
+     FROM scope) AS avg_completion_us,
     (SELECT list({'status': status, 'n': n} ORDER BY status)
      FROM (SELECT status, count(*) AS n FROM scope GROUP BY ALL)) AS by_status,
-    (SELECT list({'score': score, 'n': n} ORDER BY score)
-     FROM (SELECT score, count(*) AS n FROM scored GROUP BY ALL)) AS complexity,
+    (SELECT list({'raw': raw, 'n': n} ORDER BY raw)
+     FROM (SELECT raw, count(*) AS n FROM scores GROUP BY ALL)) AS complexity,
     (SELECT list({'framework': framework, 'n': n} ORDER BY n DESC, framework)
      FROM frameworks) AS frameworks;

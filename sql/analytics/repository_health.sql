@@ -33,8 +33,9 @@ scored AS (
                WHEN (epoch(CAST(:now AS TIMESTAMPTZ)) - epoch(last_commit_at)) / 86400.0 >= 90 THEN 0.0
                ELSE 50.0 * (90 - (epoch(CAST(:now AS TIMESTAMPTZ)) - epoch(last_commit_at)) / 86400.0) / 83
            END
-           + 30.0 * 10 / (10 + open_issues)
-           + 20.0 * least(1.0, ln(1 + stars) / ln(1001)) AS score
+           -- DOUBLE arithmetic: counts may be as large as BIGINT allows
+           + 30.0 * 10 / (10 + CAST(open_issues AS DOUBLE))
+           + 20.0 * least(1.0, ln(1 + CAST(stars AS DOUBLE)) / ln(1001)) AS score
     FROM live
 )
 SELECT
@@ -47,7 +48,7 @@ SELECT
     (SELECT count(*) FROM live
      WHERE last_commit_at IS NULL
         OR last_commit_at < CAST(:now AS TIMESTAMPTZ) - INTERVAL 30 DAY) AS stale_repositories,
-    (SELECT avg(open_issues) FROM live) AS avg_open_issues,
+    (SELECT avg(CAST(open_issues AS DOUBLE)) FROM live) AS avg_open_issues,
     (SELECT list({'id': id, 'name': name, 'score': score} ORDER BY score DESC, id) FROM scored)
         AS health_scores,
     (SELECT list({'band': band, 'n': n} ORDER BY band)

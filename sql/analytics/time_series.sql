@@ -6,8 +6,8 @@
 -- conversations_started, messages, documents_created, repositories_added
 -- (checked by the library); :granularity one of hour, day, week, month.
 -- Events of soft-deleted rows never count. The range is [:start, :end); a NULL
--- bound is replaced by the first (or last) event; no events and no bounds give
--- no rows.
+-- bound is replaced by the first (or last) event; no events and no bounds, or an
+-- empty range, give no rows.
 --
 -- Output: one row per bucket, in order: bucket (the bucket's start), value.
 
@@ -61,7 +61,10 @@ buckets AS (
                    ELSE INTERVAL 1 MONTH
                END)) AS bucket
     FROM bounds
-    WHERE first_bucket IS NOT NULL AND last_bucket >= first_bucket
+    WHERE first_bucket IS NOT NULL
+      AND last_bucket >= first_bucket
+      -- an empty range [start, start) has no buckets
+      AND (CAST(:start AS TIMESTAMPTZ) IS NULL OR CAST(:end AS TIMESTAMPTZ) IS NULL OR :end > :start)
 )
 SELECT buckets.bucket, coalesce(counts.value, 0) AS value
 FROM buckets
