@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, Self, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -96,7 +97,7 @@ class QueryBuilder(Generic[ModelT]):
             setattr(clone, name, getattr(self, name))
         return clone
 
-    def _with_condition(self, build: Any) -> Self:
+    def _with_condition(self, build: Callable[[str], Condition]) -> Self:
         clone = self._copy()
         clone._conditions = (*self._conditions, build(f"c{len(self._conditions)}"))
         return clone
@@ -108,9 +109,7 @@ class QueryBuilder(Generic[ModelT]):
         (see ``queries.filters`` for the lookups)."""
         clone = self
         for key, value in conditions.items():
-            clone = clone._with_condition(
-                lambda prefix, key=key, value=value: compile_filter(self._model, key, value, prefix)
-            )
+            clone = clone._with_condition(partial(compile_filter, self._model, key, value))
         return clone
 
     def filter_by_date_range(
