@@ -7,22 +7,31 @@ small sizes so CI can run it in well under three minutes.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
+import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Result, fetch_all, time_async, time_sync, write_report
 
-from project_architect_db import AnalyticsRepository, DatabaseEngine, ProjectRepository
+from project_architect_db import (
+    AnalyticsRepository,
+    ConversationRepository,
+    DatabaseEngine,
+    ProjectRepository,
+)
 from project_architect_db.core.sql import get_query
-from project_architect_db.search import query_terms
+from project_architect_db.search import index_terms, query_terms
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -203,8 +212,232 @@ async def bench_time_series(ctx: Context) -> Result:
     )
 
 
+async def bench_create(ctx: Context) -> Result:
+    rows = project_rows(50, seed=11)
+    repeat = 200 if ctx.quick else 1000
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+        position = iter(range(10**9))
+        lib = await time_async(lambda: repo.create(rows[next(position) % len(rows)]), repeat=repeat)
+    insert, audit, index = (
+        get_query(n).sql for n in ("insert_project", "insert_audit_entry", "insert_search_terms")
+    )
+    prepared = []
+    for row in rows:
+        params = {
+            "name": row["name"],
+            "description": row["description"],
+            "project_idea": row["project_idea"],
+            "architecture": json.dumps(row["architecture"]),
+            "status": row["status"],
+        }
+        fields, terms, counts = index_terms(
+            {k: row[k] for k in ("name", "description", "project_idea")}
+        )  # type: ignore[misc]
+        prepared.append((params, json.dumps(params), fields, terms, counts))
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
+    counter = iter(range(10**9))
+
+    def raw() -> None:
+        params, changes, fields, terms, counts = prepared[next(counter) % len(prepared)]
+        raw_connection.begin()
+        new_id = raw_connection.execute(insert, params).fetchall()[0][0]
+        raw_connection.execute(
+            audit,
+            {"entity": "project", "entity_id": new_id, "action": "create", "changes": changes},
+        )
+        raw_connection.execute(
+            index,
+            {
+                "entity": "project",
+                "entity_id": new_id,
+                "fields": fields,
+                "terms": terms,
+                "counts": counts,
+            },
+        )
+        raw_connection.commit()
+
+    raw_rate = time_sync(raw, repeat=repeat)
+    raw_connection.close()
+    return Result(
+        "create", "ops/s", lib, raw_rate, "insert + audit + search terms, one transaction"
+    )
+
+
+async def bench_update(ctx: Context) -> Result:
+    repeat = 200 if ctx.quick else 1000
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+        position = iter(range(10**9))
+        lib = await time_async(
+            lambda: repo.update(1 + next(position) % 500, {"status": "active"}), repeat=repeat
+        )
+    get, update, audit = (
+        get_query(n).sql for n in ("get_project", "update_project", "insert_audit_entry")
+    )
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
+    counter = iter(range(10**9))
+    columns = ("name", "description", "project_idea", "architecture", "status")
+
+    def raw() -> None:
+        id = 501 + next(counter) % 500
+        raw_connection.begin()
+        cursor = raw_connection.execute(get, {"id": id, "include_deleted": False})
+        names = [d[0] for d in cursor.description or ()]
+        current = dict(zip(names, cursor.fetchall()[0], strict=True))
+        params = {c: current[c] for c in columns} | {"status": "active"}
+        raw_connection.execute(
+            update, {"id": id, "version": current["version"], **params}
+        ).fetchall()
+        raw_connection.execute(
+            audit, {"entity": "project", "entity_id": id, "action": "update", "changes": "{}"}
+        )
+        raw_connection.commit()
+
+    raw_rate = time_sync(raw, repeat=repeat)
+    raw_connection.close()
+    return Result("update", "ops/s", lib, raw_rate, "read + versioned UPDATE ... RETURNING + audit")
+
+
+async def bench_list(ctx: Context) -> Result:
+    repeat = 100 if ctx.quick else 500
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+        lib = await time_async(
+            lambda: repo.list(limit=100, status="active", order_by="-created_at"), repeat=repeat
+        )
+        query = repo.query().filter(status="active").order_by("-created_at").limit(100)
+        sql, params = query._select(100, 0)
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
+    raw_rate = time_sync(lambda: fetch_all(raw_connection, sql, params), repeat=repeat)
+    raw_connection.close()
+    return Result(
+        "list (100 rows, filtered)", "ops/s", lib, raw_rate, "status filter, newest first"
+    )
+
+
+async def bench_add_message(ctx: Context) -> Result:
+    repeat = 200 if ctx.quick else 1000
+    async with ctx.engine.session() as session:
+        talks = ConversationRepository(session)
+        lib_talk = await talks.create({"project_id": 1, "title": "benchmark"})
+        raw_talk = await talks.create({"project_id": 1, "title": "benchmark raw"})
+        message = {"role": "user", "content": "What should we build next?"}
+        lib = await time_async(
+            lambda: talks.add_message(lib_talk.id, message), repeat=repeat, rounds=3
+        )
+    append, audit = get_query("append_message").sql, get_query("insert_audit_entry").sql
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
+
+    def raw() -> None:
+        raw_connection.begin()
+        row = raw_connection.execute(
+            append,
+            {
+                "id": raw_talk.id,
+                "role": "user",
+                "content": message["content"],
+                "created_at": datetime.now(UTC),
+                "metadata": None,
+            },
+        ).fetchall()[0]
+        raw_connection.execute(
+            audit,
+            {
+                "entity": "conversation",
+                "entity_id": raw_talk.id,
+                "action": "update",
+                "changes": "{}",
+            },
+        )
+        raw_connection.commit()
+        del row
+
+    raw_rate = time_sync(raw, repeat=repeat, rounds=3)
+    raw_connection.close()
+    return Result(
+        "add_message",
+        "ops/s",
+        lib,
+        raw_rate,
+        f"appends to one conversation ({3 * repeat} messages each)",
+    )
+
+
+async def bench_concurrent_get(ctx: Context) -> Result:
+    per_task = 50 if ctx.quick else 250
+    rng = random.Random(3)
+    ids = [rng.randint(1, ctx.projects) for _ in range(per_task)]
+
+    async def worker() -> None:
+        async with ctx.engine.session() as session:
+            repo = ProjectRepository(session)
+            for id in ids:
+                await repo.get_by_id(id)
+
+    async def eight_tasks() -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(worker)
+
+    lib = await time_async(eight_tasks, repeat=1) * 8 * per_task
+    sql = get_query("get_project").sql
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
+
+    def sequential() -> None:
+        for _ in range(8):
+            for id in ids:
+                fetch_all(raw_connection, sql, {"id": id, "include_deleted": False})
+
+    raw_rate = time_sync(sequential, repeat=1) * 8 * per_task
+    raw_connection.close()
+    return Result(
+        "8 tasks get_by_id (pool 4)", "ops/s", lib, raw_rate, "raw = one synchronous connection"
+    )
+
+
+async def bench_bulk_create(ctx: Context) -> Result:
+    count = 10_000 if ctx.quick else 100_000
+    rows = project_rows(count, seed=5)
+    with tempfile.TemporaryDirectory() as directory:
+        async with (
+            DatabaseEngine(Path(directory) / "bulk.duckdb") as engine,
+            engine.session() as session,
+        ):
+            started = time.perf_counter()
+            await ProjectRepository(session).bulk_create(rows, returning=False)
+            lib = count / (time.perf_counter() - started)
+        async with DatabaseEngine(Path(directory) / "raw.duckdb") as engine:
+            connection = engine._root.cursor()  # type: ignore[union-attr]
+            started = time.perf_counter()
+            table = pa.Table.from_pylist(
+                [{**row, "architecture": json.dumps(row["architecture"])} for row in rows]
+            )
+            connection.register("incoming", table)
+            connection.execute(
+                "INSERT INTO projects (name, description, project_idea, architecture, status) "
+                "SELECT name, description, project_idea, architecture::JSON, status FROM incoming"
+            )
+            raw = count / (time.perf_counter() - started)
+            connection.close()
+    return Result(
+        f"bulk_create ({count:,})",
+        "rows/s",
+        lib,
+        raw,
+        "raw = Arrow insert without validation, audit or search index",
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Context], Awaitable[Result]]] = {
     "get_by_id": bench_get_by_id,
+    "create": bench_create,
+    "update": bench_update,
+    "list": bench_list,
+    "add_message": bench_add_message,
+    "concurrent_get": bench_concurrent_get,
+    "bulk_create": bench_bulk_create,
     "search": bench_search,
     "project_metrics": bench_project_metrics,
     "time_series": bench_time_series,
