@@ -25,3 +25,10 @@ ORDER BY id;
 -- before writing (to audit them and keep input order).
 SELECT nextval(:sequence_name) AS id
 FROM range(:n);
+
+-- name: insert_staged_audit_entries()!
+-- Records many changes at once from the Arrow table registered as
+-- staged_audit_entries (entity, entity_id, action, changes as JSON text).
+INSERT INTO audit_log (entity, entity_id, action, changes)
+SELECT entity, entity_id, action, changes::JSON
+FROM staged_audit_entries;

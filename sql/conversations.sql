@@ -126,3 +126,28 @@ SELECT 'conversation', id, 'create',
        json_object('project_id', project_id, 'title', title, 'phase', phase,
                    'messages', json_array_length(CAST(messages AS JSON)))
 FROM staged_conversations;
+
+-- name: conversations_by_ids(ids)
+-- The live conversations with these ids (a primary-key index scan), in no order: search
+-- results and the rows a bulk update is about to change.
+SELECT *
+FROM conversations
+WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: bulk_update_conversations()
+-- Applies the Arrow table registered as staged_updates in one statement: per
+-- row its id, the version the library just read (read_version), and for each
+-- column a set_<column> flag with the new value. Only flagged columns change;
+-- the version goes up by one. Rows back are the updated ones.
+UPDATE conversations AS c
+SET
+    title = CASE WHEN s.set_title THEN s.title ELSE c.title END,
+    phase = CASE WHEN s.set_phase THEN s.phase ELSE c.phase END,
+    version = c.version + 1,
+    updated_at = now()
+FROM staged_updates AS s
+WHERE c.id = s.id
+  AND c.version = s.read_version
+  AND c.deleted_at IS NULL
+RETURNING c.*;

@@ -120,3 +120,30 @@ SELECT 'document', id, 'create',
        json_object('project_id', project_id, 'title', title, 'doc_type', doc_type,
                    'content', content, 'metadata', metadata::JSON)
 FROM staged_documents;
+
+-- name: documents_by_ids(ids)
+-- The live documents with these ids (a primary-key index scan), in no order: search
+-- results and the rows a bulk update is about to change.
+SELECT *
+FROM documents
+WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: bulk_update_documents()
+-- Applies the Arrow table registered as staged_updates in one statement: per
+-- row its id, the version the library just read (read_version), and for each
+-- column a set_<column> flag with the new value. Only flagged columns change;
+-- the version goes up by one. Rows back are the updated ones.
+UPDATE documents AS d
+SET
+    title = CASE WHEN s.set_title THEN s.title ELSE d.title END,
+    doc_type = CASE WHEN s.set_doc_type THEN s.doc_type ELSE d.doc_type END,
+    content = CASE WHEN s.set_content THEN s.content ELSE d.content END,
+    metadata = CASE WHEN s.set_metadata THEN s.metadata::JSON ELSE d.metadata END,
+    version = d.version + 1,
+    updated_at = now()
+FROM staged_updates AS s
+WHERE d.id = s.id
+  AND d.version = s.read_version
+  AND d.deleted_at IS NULL
+RETURNING d.*;

@@ -98,3 +98,33 @@ SELECT DISTINCT wanted.project_id
 FROM unnest(CAST(:project_ids AS BIGINT[])) AS wanted (project_id)
 WHERE wanted.project_id NOT IN (SELECT id FROM projects WHERE deleted_at IS NULL)
 ORDER BY 1;
+
+-- name: projects_by_ids(ids)
+-- The live projects with these ids (a primary-key index scan), in no order: search
+-- results and the rows a bulk update is about to change.
+SELECT *
+FROM projects
+WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: bulk_update_projects()
+-- Applies the Arrow table registered as staged_updates in one statement: per
+-- row its id, the version the library just read (read_version), and for each
+-- column a set_<column> flag with the new value. Only flagged columns change;
+-- the version goes up by one. Rows back are the updated ones.
+UPDATE projects AS p
+SET
+    name = CASE WHEN s.set_name THEN s.name ELSE p.name END,
+    description = CASE WHEN s.set_description THEN s.description ELSE p.description END,
+    project_idea = CASE WHEN s.set_project_idea THEN s.project_idea ELSE p.project_idea END,
+    architecture = CASE WHEN s.set_architecture THEN s.architecture::JSON ELSE p.architecture END,
+    status = CASE WHEN s.set_status THEN s.status ELSE p.status END,
+    completed_at = CASE WHEN (CASE WHEN s.set_status THEN s.status ELSE p.status END) = 'completed'
+                        THEN coalesce(p.completed_at, now()) END,
+    version = p.version + 1,
+    updated_at = now()
+FROM staged_updates AS s
+WHERE p.id = s.id
+  AND p.version = s.read_version
+  AND p.deleted_at IS NULL
+RETURNING p.*;

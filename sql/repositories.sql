@@ -120,3 +120,35 @@ SELECT 'repository', id, 'create',
                    'stars', stars, 'open_issues', open_issues,
                    'last_commit_at', last_commit_at, 'metadata', metadata::JSON)
 FROM staged_repositories;
+
+-- name: repositories_by_ids(ids)
+-- The live repositories with these ids (a primary-key index scan), in no order: search
+-- results and the rows a bulk update is about to change.
+SELECT *
+FROM repositories
+WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: bulk_update_repositories()
+-- Applies the Arrow table registered as staged_updates in one statement: per
+-- row its id, the version the library just read (read_version), and for each
+-- column a set_<column> flag with the new value. Only flagged columns change;
+-- the version goes up by one. Rows back are the updated ones.
+UPDATE repositories AS r
+SET
+    name = CASE WHEN s.set_name THEN s.name ELSE r.name END,
+    url = CASE WHEN s.set_url THEN s.url ELSE r.url END,
+    provider = CASE WHEN s.set_provider THEN s.provider ELSE r.provider END,
+    default_branch = CASE WHEN s.set_default_branch THEN s.default_branch ELSE r.default_branch END,
+    primary_language = CASE WHEN s.set_primary_language THEN s.primary_language ELSE r.primary_language END,
+    stars = CASE WHEN s.set_stars THEN s.stars ELSE r.stars END,
+    open_issues = CASE WHEN s.set_open_issues THEN s.open_issues ELSE r.open_issues END,
+    last_commit_at = CASE WHEN s.set_last_commit_at THEN s.last_commit_at ELSE r.last_commit_at END,
+    metadata = CASE WHEN s.set_metadata THEN s.metadata::JSON ELSE r.metadata END,
+    version = r.version + 1,
+    updated_at = now()
+FROM staged_updates AS s
+WHERE r.id = s.id
+  AND r.version = s.read_version
+  AND r.deleted_at IS NULL
+RETURNING r.*;

@@ -80,12 +80,6 @@ FROM ranked
 ORDER BY matched DESC, relevance DESC, id
 LIMIT :limit;
 
--- name: projects_by_ids(ids)
--- The live projects with these ids (a primary-key index scan), in no order.
-SELECT *
-FROM projects
-WHERE list_contains(CAST(:ids AS BIGINT[]), id)
-  AND deleted_at IS NULL;
 
 -- name: rank_documents(terms, project_id, doc_type, limit)
 -- Ids and scores of the best :limit live documents holding any of :terms,
@@ -132,9 +126,3 @@ FROM ranked
 ORDER BY matched DESC, relevance DESC, id
 LIMIT :limit;
 
--- name: documents_by_ids(ids)
--- The live documents with these ids (a primary-key index scan), in no order.
-SELECT *
-FROM documents
-WHERE list_contains(CAST(:ids AS BIGINT[]), id)
-  AND deleted_at IS NULL;

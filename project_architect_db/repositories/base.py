@@ -321,18 +321,128 @@ class BaseRepository(Generic[ModelT]):
     async def bulk_update(self, updates: Sequence[Mapping[str, Any]]) -> int:
         """Apply many updates in one transaction: each dict holds ``id``,
         optionally ``version`` (checked like ``expected_version``), and the
-        fields to change. All or nothing; the number of rows updated."""
+        fields to change. All or nothing; the number of rows updated (an item
+        with no fields is checked but, as with ``update``, writes nothing).
+
+        Set-based: the rows are read in one statement, the changes staged as an
+        Arrow table and applied by one ``UPDATE ... FROM``, the audit entries
+        written by one ``INSERT``; only the fields given change.
+        """
         plans = self._validated_bulk_updates(updates)
         if not plans:
             return 0
+        ids = [id for id, _, _ in plans]
+        if len(set(ids)) != len(ids):
+            duplicate = next(id for id in ids if ids.count(id) > 1)
+            raise InvalidQueryError(
+                f"bulk_update names {self.entity.value} {duplicate} more than once; merge its changes"
+            )
 
         def work(db: StatementRunner) -> int:
             with db.atomic():
-                for id, changes, version in plans:
-                    self._apply_update(db, id, changes, version)
-            return len(plans)
+                current = {row["id"]: row for row in db.rows(f"{self.table}_by_ids", ids=ids)}
+                staged, audit = self._staged_updates(plans, current)
+                writes = [plan for plan in plans if plan[1]]  # like update(): {} writes nothing
+                if not writes:
+                    return 0
+                with db.staged("staged_updates", staged):
+                    rows = db.rows(f"bulk_update_{self.table}")
+                if len(rows) != len(writes):
+                    raise ConflictError(
+                        self.entity.value, None, "a concurrent transaction changed some rows first"
+                    )
+                with db.staged("staged_audit_entries", audit):
+                    db.run("insert_staged_audit_entries")
+                self._reindex_many(db, plans, rows)
+            return len(rows)
 
         return await self.session.run_in_worker(work, entity=self.entity)
+
+    def _staged_updates(
+        self,
+        plans: Sequence[tuple[int, dict[str, Any], int | None]],
+        current: Mapping[int, Row],
+    ) -> tuple[pa.Table, pa.Table]:
+        """The Arrow tables of a bulk update's changes and of its audit entries,
+        after checking that every row is live and at the expected version."""
+        columns: dict[str, builtins.list[Any]] = {"id": [], "read_version": []}
+        for column in self.update_columns:
+            columns[f"set_{column}"] = []
+            columns[column] = []
+        audit: builtins.list[str] = []
+        for id, changes, expected in plans:
+            row = current.get(id)
+            if row is None:
+                raise NotFoundError(
+                    self.entity.value, id, "it does not exist or is deleted; nothing was updated"
+                )
+            if expected is not None and row["version"] != expected:
+                raise ConflictError(
+                    self.entity.value,
+                    id,
+                    f"expected version {expected} but it is at version {row['version']}; nothing was updated",
+                    expected_version=expected,
+                    actual_version=row["version"],
+                )
+            if not changes:
+                continue
+            columns["id"].append(id)
+            columns["read_version"].append(row["version"])
+            for column in self.update_columns:
+                given = column in changes
+                columns[f"set_{column}"].append(given)
+                columns[column].append(
+                    to_param(changes[column], is_json=column in self.json_columns)
+                    if given
+                    else None
+                )
+            audit.append(
+                json.dumps(
+                    {
+                        column: {
+                            "old": self._stored_json(column, row[column]),
+                            "new": to_jsonable_python(value),
+                        }
+                        for column, value in changes.items()
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        fields = [pa.field("id", pa.int64()), pa.field("read_version", pa.int32())]
+        for column in self.update_columns:
+            fields += [pa.field(f"set_{column}", pa.bool_()), self.arrow_schema.field(column)]
+        changes_table = pa.table(columns, schema=pa.schema(fields))
+        audit_table = pa.table(
+            {
+                "entity": [self.entity.value] * len(audit),
+                "entity_id": pa.array(columns["id"], pa.int64()),
+                "action": ["update"] * len(audit),
+                "changes": audit,
+            }
+        )
+        return changes_table, audit_table
+
+    def _reindex_many(
+        self,
+        db: StatementRunner,
+        plans: Sequence[tuple[int, dict[str, Any], int | None]],
+        rows: Sequence[Row],
+    ) -> None:
+        """Re-index the rows of a bulk update whose searched text changed."""
+        if not self.search_fields:
+            return
+        touched = {
+            id for id, changes, _ in plans if not changes.keys().isdisjoint(self.search_fields)
+        }
+        if not touched:
+            return
+        changed = [row for row in rows if row["id"] in touched]
+        db.run("delete_search_terms_of_many", entity=self.entity.value, entity_ids=sorted(touched))
+        self._index_many(
+            db,
+            [row["id"] for row in changed],
+            {name: [row[name] for row in changed] for name in self.search_fields},
+        )
 
     # -- helpers for subclasses ----------------------------------------------------
 
