@@ -167,3 +167,25 @@ def test_bulk_update_equals_the_same_updates_one_by_one(
                 assert got_history == want_history
 
     portal.call(run)
+
+
+async def test_bulk_operations_insert_projects_and_update_status(session: Session) -> None:
+    from project_architect_db import BulkOperations, NotFoundError
+
+    projects = ProjectRepository(session)
+    assert (
+        await BulkOperations.bulk_insert_projects(
+            session, [project_data(name=f"p{i}") for i in range(5)]
+        )
+        == 5
+    )
+    ids = [p.id for p in await projects.list()]
+    assert await BulkOperations.bulk_update_status(session, ids[:3], "completed") == 3
+    done = await projects.list(status="completed")
+    assert [p.id for p in done] == ids[:3]
+    assert all(p.completed_at is not None for p in done)
+    with pytest.raises(InvalidQueryError, match="paused"):
+        await BulkOperations.bulk_update_status(session, ids, "paused")
+    with pytest.raises(NotFoundError, match="project 999"):
+        await BulkOperations.bulk_update_status(session, [ids[3], 999], "active")
+    assert await projects.count(status="active") == 0
