@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from anyio.from_thread import BlockingPortal
 from helpers import document_data, project_data, repository_data
@@ -189,3 +192,65 @@ async def test_bulk_operations_insert_projects_and_update_status(session: Sessio
     with pytest.raises(NotFoundError, match="project 999"):
         await BulkOperations.bulk_update_status(session, [ids[3], 999], "active")
     assert await projects.count(status="active") == 0
+
+
+async def test_bulk_create_reports_progress_per_chunk(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import project_architect_db.repositories.base as base
+
+    monkeypatch.setattr(base, "BULK_CHUNK", 3)
+    seen: list[tuple[int, int]] = []
+    made = await ProjectRepository(session).bulk_create(
+        [project_data(name=f"p{i}") for i in range(10)],
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(3, 10), (6, 10), (9, 10), (10, 10)]
+    assert [p.name for p in made] == [f"p{i}" for i in range(10)]
+    assert len(await ProjectRepository(session).search_by_name("p9")) == 1
+
+
+async def test_a_failure_in_a_later_chunk_writes_nothing(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import project_architect_db.repositories.base as base
+
+    monkeypatch.setattr(base, "BULK_CHUNK", 2)
+
+    def stop_after_first_chunk(done: int, total: int) -> None:
+        if done > 2:
+            raise RuntimeError("interrupted import")
+
+    with pytest.raises(RuntimeError, match="interrupted import"):
+        await ProjectRepository(session).bulk_create(
+            [project_data()] * 5, progress=stop_after_first_chunk
+        )
+    assert await counts(session) == {"audit": 0, "versions": 0}
+
+
+def test_import_projects_command_loads_a_file_with_a_progress_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from project_architect_db.__main__ import main
+
+    source = tmp_path / "projects.jsonl"
+    source.write_text("\n".join(json.dumps(project_data(name=f"p{i}")) for i in range(7)) + "\n")
+    database = tmp_path / "import.duckdb"
+    assert main(["import-projects", str(source), "--database", str(database)]) == 0
+    captured = capsys.readouterr()
+    assert "imported 7 projects" in captured.out
+    assert "7/7" in captured.err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(project_data()) + "\n" + json.dumps(project_data(name="")) + "\n")
+    assert main(["import-projects", str(bad), "--database", str(database)]) == 1
+    assert "nothing was written" in capsys.readouterr().err
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("{not json\n")
+    assert main(["import-projects", str(garbage), "--database", str(database)]) == 1
+    assert "garbage.jsonl:1" in capsys.readouterr().err
+    [row] = (
+        duckdb.connect(str(database), read_only=True)
+        .execute("SELECT count(*) FROM projects")
+        .fetchall()
+    )
+    assert row == (7,)

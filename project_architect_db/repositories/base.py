@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from functools import cache
 from types import TracebackType
@@ -43,6 +43,12 @@ from ..search import index_terms
 __all__ = ["BaseRepository"]
 
 ModelT = TypeVar("ModelT", bound=EntityModel)
+
+Progress = Callable[[int, int], object]
+"""``progress(written, total)``: told how far a bulk load has got."""
+
+#: Rows staged and inserted per statement by bulk_create (progress is reported per chunk).
+BULK_CHUNK = 10_000
 E = TypeVar("E", bound=Enum)
 
 
@@ -272,47 +278,69 @@ class BaseRepository(Generic[ModelT]):
 
     @overload
     async def bulk_create(
-        self, items: Sequence[Mapping[str, Any] | CreateSchema], *, returning: Literal[True] = True
+        self,
+        items: Sequence[Mapping[str, Any] | CreateSchema],
+        *,
+        returning: Literal[True] = True,
+        progress: Progress | None = None,
     ) -> builtins.list[ModelT]: ...
 
     @overload
     async def bulk_create(
-        self, items: Sequence[Mapping[str, Any] | CreateSchema], *, returning: Literal[False]
+        self,
+        items: Sequence[Mapping[str, Any] | CreateSchema],
+        *,
+        returning: Literal[False],
+        progress: Progress | None = None,
     ) -> int: ...
 
     async def bulk_create(
-        self, items: Sequence[Mapping[str, Any] | CreateSchema], *, returning: bool = True
+        self,
+        items: Sequence[Mapping[str, Any] | CreateSchema],
+        *,
+        returning: bool = True,
+        progress: Progress | None = None,
     ) -> builtins.list[ModelT] | int:
         """Validate every item, then insert all of them and their audit entries
         in one transaction through Arrow: all or nothing. The created rows in
         input order (ids ascend in that order), or with ``returning=False`` just
-        how many were written (faster for large loads)."""
+        how many were written (faster for large loads).
+
+        ``progress(written, total)`` is called after each chunk of
+        ``BULK_CHUNK`` rows, from the worker thread: keep it quick (update a
+        counter or a progress bar). Rows count as written when the whole load
+        commits.
+        """
         validated = self._validated_many(items)
         if not validated:
             return [] if returning else 0
         columns = self._staged_columns(validated)
         staged = f"staged_{self.table}"
+        total = len(validated)
 
         def work(db: StatementRunner) -> builtins.list[ModelT] | int:
+            rows: builtins.list[Row] = []
             with db.atomic():
                 self._check_parents(db, columns)
                 ids = sorted(
                     row["id"]
-                    for row in db.rows(
-                        "next_ids", sequence_name=f"{self.table}_id_seq", n=len(validated)
-                    )
+                    for row in db.rows("next_ids", sequence_name=f"{self.table}_id_seq", n=total)
                 )
-                table = pa.table({"id": ids, **columns}, schema=self.arrow_schema)
-                self._index_many(db, ids, columns)
-                with db.staged(staged, table):
-                    rows: builtins.list[Row] = []
-                    if returning:
-                        rows = db.rows(f"bulk_insert_{self.table}")
-                    else:
-                        db.run(f"bulk_insert_{self.table}")
-                    db.run(f"audit_bulk_insert_{self.table}")
+                for start in range(0, total, BULK_CHUNK):
+                    end = min(start + BULK_CHUNK, total)
+                    chunk = {name: values[start:end] for name, values in columns.items()}
+                    table = pa.table({"id": ids[start:end], **chunk}, schema=self.arrow_schema)
+                    self._index_many(db, ids[start:end], chunk)
+                    with db.staged(staged, table):
+                        if returning:
+                            rows.extend(db.rows(f"bulk_insert_{self.table}"))
+                        else:
+                            db.run(f"bulk_insert_{self.table}")
+                        db.run(f"audit_bulk_insert_{self.table}")
+                    if progress is not None:
+                        progress(end, total)
             if not returning:
-                return len(ids)
+                return total
             rows.sort(key=lambda row: row["id"])
             return [self.model.from_row(row) for row in rows]
 
