@@ -399,19 +399,7 @@ class BaseRepository(Generic[ModelT]):
             columns[column] = []
         audit: builtins.list[str] = []
         for id, changes, expected in plans:
-            row = current.get(id)
-            if row is None:
-                raise NotFoundError(
-                    self.entity.value, id, "it does not exist or is deleted; nothing was updated"
-                )
-            if expected is not None and row["version"] != expected:
-                raise ConflictError(
-                    self.entity.value,
-                    id,
-                    f"expected version {expected} but it is at version {row['version']}; nothing was updated",
-                    expected_version=expected,
-                    actual_version=row["version"],
-                )
+            row = self._checked_current(id, current.get(id), expected, "; nothing was updated")
             if not changes:
                 continue
             columns["id"].append(id)
@@ -424,18 +412,7 @@ class BaseRepository(Generic[ModelT]):
                     if given
                     else None
                 )
-            audit.append(
-                json.dumps(
-                    {
-                        column: {
-                            "old": self._stored_json(column, row[column]),
-                            "new": to_jsonable_python(value),
-                        }
-                        for column, value in changes.items()
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            audit.append(self._audit_of_update(row, changes))
         fields = [pa.field("id", pa.int64()), pa.field("read_version", pa.int32())]
         for column in self.update_columns:
             fields += [pa.field(f"set_{column}", pa.bool_()), self.arrow_schema.field(column)]
@@ -507,17 +484,9 @@ class BaseRepository(Generic[ModelT]):
         expected_version: int | None,
     ) -> ModelT:
         """Read the live row, check its version, write the merged row, audit."""
-        current = db.one(f"get_{self.entity}", id=id, include_deleted=False)
-        if current is None:
-            raise NotFoundError(self.entity.value, id, "it does not exist or is deleted")
-        if expected_version is not None and current["version"] != expected_version:
-            raise ConflictError(
-                self.entity.value,
-                id,
-                f"expected version {expected_version} but it is at version {current['version']}",
-                expected_version=expected_version,
-                actual_version=current["version"],
-            )
+        current = self._checked_current(
+            id, db.one(f"get_{self.entity}", id=id, include_deleted=False), expected_version
+        )
         if not changes:
             return self.model.from_row(current)
         params = {
@@ -528,20 +497,14 @@ class BaseRepository(Generic[ModelT]):
             )
             for column in self.update_columns
         }
-        audit = {
-            column: {
-                "old": self._stored_json(column, current[column]),
-                "new": to_jsonable_python(value),
-            }
-            for column, value in changes.items()
-        }
+        audit = self._audit_of_update(current, changes)
         row = db.one(f"update_{self.entity}", id=id, version=current["version"], **params)
         if row is None:
             raise ConflictError(self.entity.value, id, "a concurrent transaction changed it first")
         if not changes.keys().isdisjoint(self.search_fields):
             self._unindex(db, id)
             self._index(db, id, row)
-        self._audit(db, id, AuditAction.UPDATE, json.dumps(audit, ensure_ascii=False))
+        self._audit(db, id, AuditAction.UPDATE, audit)
         return self.model.from_row(row)
 
     def _index(self, db: StatementRunner, id: int, values: Mapping[str, Any]) -> None:
@@ -608,6 +571,37 @@ class BaseRepository(Generic[ModelT]):
         )
         with db.staged("staged_search_terms", table):
             db.run("insert_staged_search_terms")
+
+    def _checked_current(
+        self, id: int, row: Row | None, expected_version: int | None, consequence: str = ""
+    ) -> Row:
+        """The live row an update starts from, or the error saying why it cannot."""
+        if row is None:
+            raise NotFoundError(
+                self.entity.value, id, f"it does not exist or is deleted{consequence}"
+            )
+        if expected_version is not None and row["version"] != expected_version:
+            raise ConflictError(
+                self.entity.value,
+                id,
+                f"expected version {expected_version} but it is at version {row['version']}{consequence}",
+                expected_version=expected_version,
+                actual_version=row["version"],
+            )
+        return row
+
+    def _audit_of_update(self, current: Row, changes: Mapping[str, Any]) -> str:
+        """The audit ``changes`` of an update: old and new value of each given field."""
+        return json.dumps(
+            {
+                column: {
+                    "old": self._stored_json(column, current[column]),
+                    "new": to_jsonable_python(value),
+                }
+                for column, value in changes.items()
+            },
+            ensure_ascii=False,
+        )
 
     def _stored_json(self, column: str, value: Any) -> Any:
         """A column value read from the database, as JSON for the audit trail."""
