@@ -83,10 +83,6 @@ def _list_adapter(schema: type[BaseModel]) -> TypeAdapter[Any]:
     return TypeAdapter(list[schema])  # type: ignore[valid-type]
 
 
-def _jsonable(value: Any) -> Any:
-    return to_jsonable_python(value)
-
-
 class BaseRepository(Generic[ModelT]):
     """Create, read, update, soft/hard delete, restore, list, count, bulk writes
     and audit history for one entity. Subclasses name the entity and its
@@ -250,7 +246,11 @@ class BaseRepository(Generic[ModelT]):
                         self._unindex(db, id)
                 else:
                     gone = db.one(f"soft_delete_{self.entity}", id=id)
-                    changes = {} if gone is None else {"deleted_at": _jsonable(gone["deleted_at"])}
+                    changes = (
+                        {}
+                        if gone is None
+                        else {"deleted_at": to_jsonable_python(gone["deleted_at"])}
+                    )
                     if gone is not None:
                         self._unindex(db, id)
                 if gone is None:

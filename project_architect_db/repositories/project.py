@@ -6,6 +6,7 @@ import json
 from typing import ClassVar
 
 import pyarrow as pa
+from pydantic_core import to_jsonable_python
 
 from ..core.runner import StatementRunner
 from ..queries.filters import check_count
@@ -17,7 +18,7 @@ from ..schemas.project import Project, ProjectCreate, ProjectDetail, ProjectStat
 from ..schemas.repository import Repository
 from ..search import query_terms
 from .analytics import AnalyticsRepository, DateRange
-from .base import BaseRepository, _jsonable
+from .base import BaseRepository
 from .document import DocumentRepository
 
 __all__ = ["ProjectRepository"]
@@ -158,7 +159,9 @@ class ProjectRepository(BaseRepository[Project]):
         if gone is None:
             return False
         deleted_at = gone["deleted_at"]
-        self._audit(db, id, AuditAction.DELETE, json.dumps({"deleted_at": _jsonable(deleted_at)}))
+        self._audit(
+            db, id, AuditAction.DELETE, json.dumps({"deleted_at": to_jsonable_python(deleted_at)})
+        )
         self._unindex(db, id)
         for child, table in _CHILDREN:
             ids = [
@@ -168,7 +171,10 @@ class ProjectRepository(BaseRepository[Project]):
                 )
             ]
             self._audit_children(
-                db, child, ids, {"deleted_at": _jsonable(deleted_at), "cascade_from_project": id}
+                db,
+                child,
+                ids,
+                {"deleted_at": to_jsonable_python(deleted_at), "cascade_from_project": id},
             )
             if child is EntityKind.DOCUMENT and ids:
                 db.run("delete_search_terms_of_many", entity=child.value, entity_ids=ids)
