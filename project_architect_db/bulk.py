@@ -8,8 +8,8 @@ from typing import Any
 
 from .core.runner import StatementRunner
 from .core.session import Session
-from .errors import InvalidQueryError
 from .repositories.analytics import compute_summaries
+from .repositories.base import choice
 from .repositories.project import ProjectRepository
 from .schemas.project import ProjectCreate, ProjectStatus
 
@@ -35,11 +35,7 @@ class BulkOperations:
         """Set the status of many live projects with one set-based UPDATE,
         audited, keeping ``completed_at`` right; how many changed. Unknown or
         deleted ids raise ``NotFoundError`` and nothing changes."""
-        try:
-            value = ProjectStatus(status)
-        except ValueError:
-            choices = ", ".join(member.value for member in ProjectStatus)
-            raise InvalidQueryError(f"status {status!r} is not one of: {choices}") from None
+        value = choice(ProjectStatus, status, "status")
         updates = [{"id": id, "status": value} for id in project_ids]
         return await ProjectRepository(session).bulk_update(updates)
 

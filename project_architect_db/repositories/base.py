@@ -63,6 +63,15 @@ def to_param(value: Any, *, is_json: bool) -> Any:
     return value
 
 
+def choice(enum: type[E], value: E | str, field: str) -> str:
+    """The value of ``enum`` named by ``value``, or a clear InvalidQueryError."""
+    try:
+        return enum(value).value  # type: ignore[no-any-return]
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise InvalidQueryError(f"{field} {value!r} is not one of: {choices}") from None
+
+
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
@@ -450,14 +459,6 @@ class BaseRepository(Generic[ModelT]):
         )
 
     # -- helpers for subclasses ----------------------------------------------------
-
-    def _choice(self, enum: type[E], value: E | str, field: str) -> str:
-        """The value of ``enum`` named by ``value``, or a clear InvalidQueryError."""
-        try:
-            return enum(value).value  # type: ignore[no-any-return]
-        except ValueError:
-            choices = ", ".join(member.value for member in enum)
-            raise InvalidQueryError(f"{field} {value!r} is not one of: {choices}") from None
 
     async def _select(self, query: str, **params: Any) -> builtins.list[ModelT]:
         """The rows of a fixed named query, as models."""

@@ -20,7 +20,7 @@ from ..schemas.conversation import (
     MessageCreate,
 )
 from .analytics import AnalyticsRepository
-from .base import BaseRepository, to_param
+from .base import BaseRepository, choice, to_param
 
 __all__ = ["ConversationRepository"]
 
@@ -53,7 +53,7 @@ class ConversationRepository(BaseRepository[Conversation]):
     async def get_by_phase(self, phase: ConversationPhase | str) -> list[Conversation]:
         """Live conversations currently in ``phase``, oldest first."""
         return await self._select(
-            "conversations_in_phase", phase=self._choice(ConversationPhase, phase, "phase")
+            "conversations_in_phase", phase=choice(ConversationPhase, phase, "phase")
         )
 
     async def conversation_analytics(self) -> ConversationFlowMetrics:

@@ -13,7 +13,7 @@ from ..schemas.common import EntityKind
 from ..schemas.document import Document, DocumentCreate, DocumentType, DocumentUpdate
 from ..schemas.results import SearchHit
 from ..search import query_terms, snippet, snippet_matches
-from .base import BaseRepository
+from .base import BaseRepository, choice
 
 __all__ = ["DocumentRepository"]
 
@@ -53,7 +53,7 @@ class DocumentRepository(BaseRepository[Document]):
     async def get_by_type(self, doc_type: DocumentType | str) -> list[Document]:
         """Live documents of one type, oldest first."""
         return await self._select(
-            "documents_of_type", doc_type=self._choice(DocumentType, doc_type, "doc_type")
+            "documents_of_type", doc_type=choice(DocumentType, doc_type, "doc_type")
         )
 
     async def search(
@@ -70,7 +70,7 @@ class DocumentRepository(BaseRepository[Document]):
         much as content; otherwise as ``ProjectRepository.search_by_name``."""
         terms = query_terms(query)
         check_count("limit", limit)
-        kind = None if doc_type is None else self._choice(DocumentType, doc_type, "doc_type")
+        kind = None if doc_type is None else choice(DocumentType, doc_type, "doc_type")
         if project_id is not None and (
             isinstance(project_id, bool) or not isinstance(project_id, int)
         ):

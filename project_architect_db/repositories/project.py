@@ -18,7 +18,7 @@ from ..schemas.project import Project, ProjectCreate, ProjectDetail, ProjectStat
 from ..schemas.repository import Repository
 from ..search import query_terms
 from .analytics import AnalyticsRepository, DateRange
-from .base import BaseRepository
+from .base import BaseRepository, choice
 from .document import DocumentRepository
 
 __all__ = ["ProjectRepository"]
@@ -58,7 +58,7 @@ class ProjectRepository(BaseRepository[Project]):
     async def get_by_status(self, status: ProjectStatus | str) -> list[Project]:
         """Live projects in ``status``, oldest first."""
         return await self._select(
-            "projects_by_status", status=self._choice(ProjectStatus, status, "status")
+            "projects_by_status", status=choice(ProjectStatus, status, "status")
         )
 
     async def search_by_name(self, query: str, *, limit: int = 20) -> list[Project]:
