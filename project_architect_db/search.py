@@ -23,7 +23,6 @@ __all__ = [
     "index_terms",
     "query_terms",
     "snippet",
-    "snippet_matches",
     "stem",
 ]
 
@@ -207,15 +206,12 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
-def snippet_matches(text: str, terms: Iterable[str]) -> bool:
-    """Whether any word of ``text`` has one of the stems ``terms``."""
-    wanted = set(terms)
-    return any(term in wanted for term in _stems(text))
-
-
-def snippet(text: str, terms: Iterable[str], width: int = 160) -> str:
+def snippet(
+    text: str, terms: Iterable[str], width: int = 160, *, fallback: str | None = None
+) -> str:
     """About ``width`` characters of ``text`` around the first word whose stem is
-    one of ``terms`` (the start of the text if none is), with "…" where cut."""
+    one of ``terms``, with "…" where cut. If no word matches: the same from
+    ``fallback`` when given, else the start of ``text``."""
     wanted = set(terms)
     hit = next(
         (
@@ -225,6 +221,8 @@ def snippet(text: str, terms: Iterable[str], width: int = 160) -> str:
         ),
         None,
     )
+    if hit is None and fallback is not None:
+        return snippet(fallback, wanted, width)
     start = 0
     if hit is not None and hit.start() > width // 3:
         start = hit.start() - width // 3

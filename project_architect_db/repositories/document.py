@@ -12,15 +12,14 @@ from ..queries.filters import check_count
 from ..schemas.common import EntityKind
 from ..schemas.document import Document, DocumentCreate, DocumentType, DocumentUpdate
 from ..schemas.results import SearchHit
-from ..search import query_terms, snippet, snippet_matches
+from ..search import query_terms, snippet
 from .base import BaseRepository, choice
 
 __all__ = ["DocumentRepository"]
 
 
 def _snippet(document: Document, terms: list[str]) -> str:
-    text = document.content if snippet_matches(document.content, terms) else document.title
-    return snippet(text, terms)
+    return snippet(document.content, terms, fallback=document.title)
 
 
 class DocumentRepository(BaseRepository[Document]):
