@@ -22,7 +22,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, Generic, Self, TypeVar
 
@@ -31,7 +31,7 @@ from pydantic_core import to_jsonable_python
 from ..core.runner import StatementRunner
 from ..core.session import Session
 from ..errors import InvalidQueryError
-from ..schemas.common import EntityModel
+from ..schemas.common import EntityModel, to_utc
 from ..schemas.results import Page
 from .filters import (
     INT128_LIMIT,
@@ -128,7 +128,7 @@ class QueryBuilder(Generic[ModelT]):
                 raise InvalidQueryError(
                     f"filter_by_date_range {label} must be a datetime or None, not {bound!r}"
                 )
-            bounds[label] = None if bound is None else _utc(bound)
+            bounds[label] = None if bound is None else to_utc(bound)
         if (
             bounds["start"] is not None
             and bounds["end"] is not None
@@ -364,7 +364,3 @@ class QueryBuilder(Generic[ModelT]):
             if value is not None:
                 params[f"k{j}"] = value
         return Condition("(" + (" OR ".join(alternatives) or "FALSE") + ")", params)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -34,6 +34,7 @@ from ..schemas.analytics import (
     TimeSeriesData,
     TimeSeriesPoint,
 )
+from ..schemas.common import to_utc
 
 __all__ = ["AnalyticsRepository", "DateRange", "compute_summaries"]
 
@@ -46,7 +47,7 @@ def _utc(value: datetime | None, label: str) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         raise InvalidQueryError(f"date_range {label} must be a datetime or None, not {value!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return to_utc(value)
 
 
 def check_date_range(date_range: DateRange | None) -> tuple[datetime | None, datetime | None]:

@@ -22,10 +22,11 @@ __all__ = [
     "Text",
     "UpdateSchema",
     "UtcDatetime",
+    "to_utc",
 ]
 
 
-def _to_utc(value: datetime) -> datetime:
+def to_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -47,7 +48,7 @@ def _no_nul(value: str) -> str:
     return value
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
 """A timestamp stored in UTC; a naive value is read as UTC."""
 
 Text = Annotated[str, AfterValidator(_no_nul)]
