@@ -16,6 +16,7 @@ from .errors import (
     PoolClosedError,
     PoolTimeoutError,
     ProjectArchitectDBError,
+    StatementTimeoutError,
 )
 from .queries.builder import QueryBuilder
 from .repositories import (
@@ -26,6 +27,7 @@ from .repositories import (
     ProjectRepository,
     RepositoryRepository,
 )
+from .retry import retry_on_conflict
 from .schemas import (
     AuditEntry,
     Conversation,
@@ -119,7 +121,9 @@ __all__ = [
     "SearchHit",
     "Session",
     "SessionManager",
+    "StatementTimeoutError",
     "TimeSeriesData",
     "TimeSeriesPoint",
     "__version__",
+    "retry_on_conflict",
 ]

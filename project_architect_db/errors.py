@@ -17,6 +17,7 @@ __all__ = [
     "PoolClosedError",
     "PoolTimeoutError",
     "ProjectArchitectDBError",
+    "StatementTimeoutError",
 ]
 
 
@@ -77,6 +78,15 @@ class InvalidQueryError(ProjectArchitectDBError, ValueError):
 class DatabaseError(ProjectArchitectDBError):
     """Raised when DuckDB fails for a reason the caller did not cause directly
     (I/O, out of memory, a locked file, an invalidated database)."""
+
+
+class StatementTimeoutError(DatabaseError):
+    """Raised when a call's database work ran longer than ``statement_timeout``.
+
+    The query was interrupted and its changes rolled back (inside a transaction,
+    the whole transaction: leave the block or roll back before going on). Make
+    the query cheaper, or raise the timeout for that session.
+    """
 
 
 class PoolTimeoutError(ProjectArchitectDBError):

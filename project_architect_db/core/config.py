@@ -59,6 +59,7 @@ class EngineConfig(BaseModel):
     temp_directory: str | None = None
     read_only: bool = False
     migrate: bool = True
+    statement_timeout: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,15 @@ from .stats import EngineStats, QueryStatsRecorder
 __all__ = ["DatabaseEngine"]
 
 
+class _Default(enum.Enum):
+    """Marks an argument left out (None has a meaning of its own)."""
+
+    TOKEN = enum.auto()
+
+
+DEFAULT = _Default.TOKEN
+
+
 class DatabaseEngine:
     """An async handle on one DuckDB database.
 
@@ -33,6 +43,11 @@ class DatabaseEngine:
     waiting longer than ``pool_timeout`` seconds raises ``PoolTimeoutError``;
     connections older than ``pool_recycle`` seconds are replaced. ``threads``,
     ``memory_limit`` and ``temp_directory`` are passed to DuckDB.
+
+    ``statement_timeout`` (seconds, default None: no limit) bounds the database
+    work of each library call: one that runs longer is interrupted, rolled back
+    and raises ``StatementTimeoutError``. ``session()`` and ``transaction()``
+    can override it per session.
     """
 
     def __init__(
@@ -49,6 +64,7 @@ class DatabaseEngine:
         temp_directory: str | None = None,
         read_only: bool = False,
         migrate: bool = True,
+        statement_timeout: float | None = None,
     ) -> None:
         self.config = EngineConfig(
             database=parse_database_url(database_url),
@@ -62,6 +78,7 @@ class DatabaseEngine:
             temp_directory=temp_directory,
             read_only=read_only,
             migrate=migrate,
+            statement_timeout=statement_timeout,
         )
         self._root: duckdb.DuckDBPyConnection | None = None
         self._pool: ConnectionPool | None = None
@@ -123,14 +140,25 @@ class DatabaseEngine:
 
     # -- work --------------------------------------------------------------------
 
-    def session(self) -> AbstractAsyncContextManager[Session]:
-        """A session on one pooled connection; each statement auto-commits."""
-        return open_session(self, transactional=False)
+    def session(
+        self, *, statement_timeout: float | _Default | None = DEFAULT
+    ) -> AbstractAsyncContextManager[Session]:
+        """A session on one pooled connection; each statement auto-commits.
 
-    def transaction(self) -> AbstractAsyncContextManager[Session]:
+        ``statement_timeout`` overrides the engine's for this session (None: no limit).
+        """
+        return open_session(
+            self, transactional=False, statement_timeout=self._timeout(statement_timeout)
+        )
+
+    def transaction(
+        self, *, statement_timeout: float | _Default | None = DEFAULT
+    ) -> AbstractAsyncContextManager[Session]:
         """A session inside one transaction: commit on normal exit, rollback on
-        an exception or cancellation."""
-        return open_session(self, transactional=True)
+        an exception or cancellation. ``statement_timeout`` as in ``session()``."""
+        return open_session(
+            self, transactional=True, statement_timeout=self._timeout(statement_timeout)
+        )
 
     async def execute_raw(
         self, sql: str, parameters: dict[str, Any] | list[Any] | None = None
@@ -146,6 +174,15 @@ class DatabaseEngine:
         return EngineStats(**pool.stats().model_dump(), queries=self._recorder.snapshot())
 
     # -- internals ---------------------------------------------------------------
+
+    def _timeout(self, override: float | _Default | None) -> float | None:
+        if isinstance(override, _Default):
+            return self.config.statement_timeout
+        if override is not None and not override > 0:
+            raise ValueError(
+                f"statement_timeout must be positive seconds or None, not {override!r}"
+            )
+        return override
 
     def _parts(self) -> tuple[ConnectionPool, QueryStatsRecorder, anyio.CapacityLimiter]:
         pool = self._open_pool()

@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import duckdb
 
-from ..errors import DatabaseError, PoolClosedError, ProjectArchitectDBError
+from ..errors import (
+    DatabaseError,
+    PoolClosedError,
+    ProjectArchitectDBError,
+    StatementTimeoutError,
+)
 from .pool import ConnectionPool, PooledConnection
 from .runner import CallCancelled, StatementRunner, translate_duckdb_error
 from .stats import QueryStatsRecorder
@@ -49,6 +54,8 @@ class _WorkerCall:
     done: threading.Event = field(default_factory=threading.Event)
     started: bool = False
     in_transaction: bool = False
+    succeeded: bool = False
+    result: Any = None
 
 
 class _ConnectionClosed(Exception):
@@ -72,6 +79,7 @@ class Session:
         *,
         pre_ping: bool,
         transactional: bool = False,
+        statement_timeout: float | None = None,
     ) -> None:
         self._pool = pool
         self._pooled: PooledConnection | None = pooled
@@ -83,6 +91,7 @@ class Session:
         self._doomed: str | None = None
         self._busy = False
         self._fresh_checkout = True
+        self._statement_timeout = statement_timeout
 
     # -- public API --------------------------------------------------------------
 
@@ -210,7 +219,9 @@ class Session:
             try:
                 if begin:
                     runner.begin()
-                return work(runner)
+                call.result = work(runner)
+                call.succeeded = True
+                return call.result  # type: ignore[no-any-return]
             except duckdb.ConnectionException as exc:
                 if can_retry and not runner.in_transaction:
                     raise _ConnectionClosed() from exc
@@ -219,13 +230,16 @@ class Session:
                 call.in_transaction = runner.in_transaction
                 call.done.set()
 
+        timeout = self._statement_timeout
+        deadline = anyio.current_time() + timeout if timeout is not None else float("inf")
         try:
-            result = await anyio.to_thread.run_sync(
-                in_thread, abandon_on_cancel=True, limiter=self._limiter
-            )
+            with anyio.CancelScope(deadline=deadline) as timer:
+                result = await anyio.to_thread.run_sync(
+                    in_thread, abandon_on_cancel=True, limiter=self._limiter
+                )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
-                await self._stop(pooled, call)
+                await self._stop(pooled, call, "was cancelled")
             raise
         except duckdb.Error as exc:
             self._tx_open = call.in_transaction
@@ -242,26 +256,49 @@ class Session:
         except BaseException:
             self._tx_open = call.in_transaction
             raise
+        if timer.cancelled_caught:
+            # The deadline cancelled the hop (the caller was not cancelled).
+            with anyio.CancelScope(shield=True):
+                await self._halt(pooled, call)
+                if call.succeeded:
+                    # It finished as the deadline passed: its work stands.
+                    self._tx_open = call.in_transaction
+                    return call.result  # type: ignore[no-any-return]
+                await self._stop(pooled, call, "ran longer than statement_timeout")
+            raise StatementTimeoutError(
+                f"{entity or 'the'} operation{'' if entity_id is None else f' on id {entity_id}'} "
+                f"ran longer than statement_timeout={timeout:g}s and was interrupted; its "
+                "changes were rolled back. Make the query cheaper or pass a larger "
+                "statement_timeout to engine.session()/engine.transaction()"
+            )
         self._tx_open = call.in_transaction
         return result
 
-    async def _stop(self, pooled: PooledConnection, call: _WorkerCall) -> None:
-        """Stop a call whose caller was cancelled and leave the connection clean."""
+    async def _halt(self, pooled: PooledConnection, call: _WorkerCall) -> bool:
+        """Make a call stop as soon as it can and wait until it has; False if its
+        thread never started (then it never will)."""
         with call.lock:
             call.cancelled.set()
             started = call.started
         if not started:
-            return
-        pooled.connection.interrupt()
+            return False
+        if not call.done.is_set():
+            pooled.connection.interrupt()
         await anyio.to_thread.run_sync(call.done.wait)
+        return True
+
+    async def _stop(self, pooled: PooledConnection, call: _WorkerCall, why: str) -> None:
+        """Stop a call whose caller gave up on it and leave the connection clean."""
+        if not await self._halt(pooled, call):
+            return
         if call.in_transaction or self._tx_open:
             await anyio.to_thread.run_sync(_quiet_rollback, pooled.connection)
             self._tx_open = False
             if self._tx_wanted:
                 self._doomed = (
-                    "the transaction was rolled back because an operation in it was "
-                    "cancelled; leave the transaction block (or call rollback()) before "
-                    "running more statements"
+                    f"the transaction was rolled back because an operation in it {why}; "
+                    "leave the transaction block (or call rollback()) before running more "
+                    "statements"
                 )
 
     def _translate(
@@ -304,7 +341,9 @@ def _quiet_rollback(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 @asynccontextmanager
-async def open_session(engine: DatabaseEngine, *, transactional: bool) -> AsyncIterator[Session]:
+async def open_session(
+    engine: DatabaseEngine, *, transactional: bool, statement_timeout: float | None
+) -> AsyncIterator[Session]:
     """The session behind ``engine.session()`` and ``engine.transaction()``."""
     pool, recorder, limiter = engine._parts()
     pooled = await pool.acquire()
@@ -315,6 +354,7 @@ async def open_session(engine: DatabaseEngine, *, transactional: bool) -> AsyncI
         limiter,
         pre_ping=engine.config.pool_pre_ping,
         transactional=transactional,
+        statement_timeout=statement_timeout,
     )
     try:
         if not transactional:
