@@ -21,9 +21,11 @@ from .errors import InvalidQueryError
 __all__ = [
     "MAX_QUERY_TERMS",
     "index_terms",
+    "indexable",
     "query_terms",
     "snippet",
     "stem",
+    "words",
 ]
 
 WORD = re.compile(r"[^\W_]+")
@@ -172,9 +174,20 @@ def stem(word: str) -> str:
         return str(_stemmer.stemWord(word))
 
 
+def words(text: str) -> list[str]:
+    """The lower-cased words of ``text``, in order, stop words included."""
+    return WORD.findall(text.lower())
+
+
+def indexable(word: str) -> bool:
+    """Whether a word from :func:`words` is indexed and searched (stop words
+    and words longer than ``MAX_WORD_LENGTH`` are not)."""
+    return len(word) <= MAX_WORD_LENGTH and word not in STOP_WORDS
+
+
 def _stems(text: str) -> Iterable[str]:
-    for word in WORD.findall(text.lower()):
-        if len(word) <= MAX_WORD_LENGTH and word not in STOP_WORDS:
+    for word in words(text):
+        if indexable(word):
             yield stem(word)
 
 

@@ -128,18 +128,28 @@ SELECT 'conversation', id, 'create',
 FROM staged_conversations;
 
 -- name: conversations_by_ids(ids)
--- The live conversations with these ids (a primary-key index scan), in no order: search
--- results and the rows a bulk update is about to change.
+-- The live conversations with these ids (a primary-key index scan), in no order: the
+-- rows a search ranked best.
 SELECT *
 FROM conversations
 WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: conversations_update_targets(ids)
+-- What a bulk update of the live conversations with these ids starts from: id, version
+-- (to check and to guard the update) and the columns it may change (their old
+-- values go to the audit trail). Missing ids are deleted or never existed. A
+-- semi-join, not list_contains(): thousands of ids stay one hash lookup each.
+SELECT id, version, title, phase
+FROM conversations
+WHERE id IN (SELECT unnest(CAST(:ids AS BIGINT[])))
   AND deleted_at IS NULL;
 
 -- name: bulk_update_conversations()
 -- Applies the Arrow table registered as staged_updates in one statement: per
 -- row its id, the version the library just read (read_version), and for each
 -- column a set_<column> flag with the new value. Only flagged columns change;
--- the version goes up by one. Rows back are the updated ones.
+-- the version goes up by one. Returns the ids of the updated rows.
 UPDATE conversations AS c
 SET
     title = CASE WHEN s.set_title THEN s.title ELSE c.title END,
@@ -150,4 +160,4 @@ FROM staged_updates AS s
 WHERE c.id = s.id
   AND c.version = s.read_version
   AND c.deleted_at IS NULL
-RETURNING c.*;
+RETURNING c.id;

@@ -122,18 +122,28 @@ SELECT 'document', id, 'create',
 FROM staged_documents;
 
 -- name: documents_by_ids(ids)
--- The live documents with these ids (a primary-key index scan), in no order: search
--- results and the rows a bulk update is about to change.
+-- The live documents with these ids (a primary-key index scan), in no order: the
+-- rows a search ranked best.
 SELECT *
 FROM documents
 WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: documents_update_targets(ids)
+-- What a bulk update of the live documents with these ids starts from: id, version
+-- (to check and to guard the update) and the columns it may change (their old
+-- values go to the audit trail). Missing ids are deleted or never existed. A
+-- semi-join, not list_contains(): thousands of ids stay one hash lookup each.
+SELECT id, version, title, doc_type, content, metadata
+FROM documents
+WHERE id IN (SELECT unnest(CAST(:ids AS BIGINT[])))
   AND deleted_at IS NULL;
 
 -- name: bulk_update_documents()
 -- Applies the Arrow table registered as staged_updates in one statement: per
 -- row its id, the version the library just read (read_version), and for each
 -- column a set_<column> flag with the new value. Only flagged columns change;
--- the version goes up by one. Rows back are the updated ones.
+-- the version goes up by one. Returns the ids of the updated rows.
 UPDATE documents AS d
 SET
     title = CASE WHEN s.set_title THEN s.title ELSE d.title END,
@@ -146,4 +156,4 @@ FROM staged_updates AS s
 WHERE d.id = s.id
   AND d.version = s.read_version
   AND d.deleted_at IS NULL
-RETURNING d.*;
+RETURNING d.id;

@@ -100,18 +100,28 @@ WHERE wanted.project_id NOT IN (SELECT id FROM projects WHERE deleted_at IS NULL
 ORDER BY 1;
 
 -- name: projects_by_ids(ids)
--- The live projects with these ids (a primary-key index scan), in no order: search
--- results and the rows a bulk update is about to change.
+-- The live projects with these ids (a primary-key index scan), in no order: the
+-- rows a search ranked best.
 SELECT *
 FROM projects
 WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: projects_update_targets(ids)
+-- What a bulk update of the live projects with these ids starts from: id, version
+-- (to check and to guard the update) and the columns it may change (their old
+-- values go to the audit trail). Missing ids are deleted or never existed. A
+-- semi-join, not list_contains(): thousands of ids stay one hash lookup each.
+SELECT id, version, name, description, project_idea, architecture, status
+FROM projects
+WHERE id IN (SELECT unnest(CAST(:ids AS BIGINT[])))
   AND deleted_at IS NULL;
 
 -- name: bulk_update_projects()
 -- Applies the Arrow table registered as staged_updates in one statement: per
 -- row its id, the version the library just read (read_version), and for each
 -- column a set_<column> flag with the new value. Only flagged columns change;
--- the version goes up by one. Rows back are the updated ones.
+-- the version goes up by one. Returns the ids of the updated rows.
 UPDATE projects AS p
 SET
     name = CASE WHEN s.set_name THEN s.name ELSE p.name END,
@@ -127,4 +137,4 @@ FROM staged_updates AS s
 WHERE p.id = s.id
   AND p.version = s.read_version
   AND p.deleted_at IS NULL
-RETURNING p.*;
+RETURNING p.id;

@@ -122,18 +122,29 @@ SELECT 'repository', id, 'create',
 FROM staged_repositories;
 
 -- name: repositories_by_ids(ids)
--- The live repositories with these ids (a primary-key index scan), in no order: search
--- results and the rows a bulk update is about to change.
+-- The live repositories with these ids (a primary-key index scan), in no order: the
+-- rows a search ranked best.
 SELECT *
 FROM repositories
 WHERE list_contains(CAST(:ids AS BIGINT[]), id)
+  AND deleted_at IS NULL;
+
+-- name: repositories_update_targets(ids)
+-- What a bulk update of the live repositories with these ids starts from: id,
+-- version (to check and to guard the update) and the columns it may change (their old
+-- values go to the audit trail). Missing ids are deleted or never existed. A
+-- semi-join, not list_contains(): thousands of ids stay one hash lookup each.
+SELECT id, version, name, url, provider, default_branch, primary_language, stars,
+       open_issues, last_commit_at, metadata
+FROM repositories
+WHERE id IN (SELECT unnest(CAST(:ids AS BIGINT[])))
   AND deleted_at IS NULL;
 
 -- name: bulk_update_repositories()
 -- Applies the Arrow table registered as staged_updates in one statement: per
 -- row its id, the version the library just read (read_version), and for each
 -- column a set_<column> flag with the new value. Only flagged columns change;
--- the version goes up by one. Rows back are the updated ones.
+-- the version goes up by one. Returns the ids of the updated rows.
 UPDATE repositories AS r
 SET
     name = CASE WHEN s.set_name THEN s.name ELSE r.name END,
@@ -151,4 +162,4 @@ FROM staged_updates AS s
 WHERE r.id = s.id
   AND r.version = s.read_version
   AND r.deleted_at IS NULL
-RETURNING r.*;
+RETURNING r.id;

@@ -36,11 +36,21 @@ INSERT INTO search_terms (entity, entity_id, field, term, tf)
 SELECT :entity, :entity_id, unnest(CAST(:fields AS VARCHAR[])),
        unnest(CAST(:terms AS VARCHAR[])), unnest(CAST(:counts AS INTEGER[]));
 
--- name: insert_staged_search_terms()!
--- Indexes many rows at once from the Arrow table registered as staged_search_terms.
+-- name: insert_staged_search_words(entity)!
+-- Indexes many rows at once. Two Arrow tables are registered: staged_search_words
+-- holds each row's words per field (entity_id, field, words: the text split by
+-- the library's tokenizer, lower-cased, in order) and staged_stems maps every
+-- indexable word to its stem (stop words and overlong words are absent, so the
+-- join drops them). A term's tf is how many words of the field share that stem,
+-- exactly as the library counts when it indexes one row.
 INSERT INTO search_terms (entity, entity_id, field, term, tf)
-SELECT entity, entity_id, field, term, tf
-FROM staged_search_terms;
+SELECT :entity, w.entity_id, w.field, s.stem, count(*)
+FROM (
+    SELECT entity_id, field, unnest(words) AS word
+    FROM staged_search_words
+) AS w
+JOIN staged_stems AS s USING (word)
+GROUP BY w.entity_id, w.field, s.stem;
 
 -- name: delete_search_terms_of_project_documents(project_id)!
 -- Forgets the terms of every document of a project (its hard delete).

@@ -18,7 +18,7 @@ from project_architect_db import (
     SearchHit,
     Session,
 )
-from project_architect_db.search import MAX_QUERY_TERMS, query_terms, snippet
+from project_architect_db.search import MAX_QUERY_TERMS, index_terms, query_terms, snippet
 
 HOSTILE = [
     "'",
@@ -206,6 +206,59 @@ def test_any_search_text_returns_a_list(
 
     found, total = portal.call(search)
     assert 0 <= found <= total == 1
+
+
+# Words, stop words, digits, underscores, mixed case, accents, scripts without
+# case, and punctuation: whatever the one-row and the bulk index paths split.
+INDEX_TEXT = st.lists(
+    st.sampled_from(
+        [*"abcXYZ019_ -.,'\n", "the", "and", "İ", "ß", "é", "ǅ", "文", "٣", "running", "Runs"]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=st.lists(st.tuples(INDEX_TEXT, st.none() | INDEX_TEXT, INDEX_TEXT), max_size=8))
+def test_bulk_index_equals_the_one_row_index(
+    portal_engine: tuple[BlockingPortal, DatabaseEngine],
+    texts: list[tuple[str, str | None, str]],
+) -> None:
+    """bulk_create tokenizes in Python and stems in SQL by vocabulary; create
+    indexes one row in Python. Both must store exactly the same terms."""
+    portal, engine = portal_engine
+    items = [
+        project_data(name=f"n {name}", description=description, project_idea=f"idea text {idea}")
+        for name, description, idea in texts
+    ]
+
+    async def index_rows() -> tuple[
+        list[list[tuple[str, str, int]]], list[list[tuple[str, str, int]]]
+    ]:
+        async with engine.session() as session:
+            projects = ProjectRepository(session)
+            bulk = await projects.bulk_create(items)
+            single = [await projects.create(item) for item in items]
+
+            async def terms(id: int) -> list[tuple[str, str, int]]:
+                rows = await session.execute(
+                    "SELECT field, term, tf FROM search_terms"
+                    " WHERE entity = 'project' AND entity_id = $id ORDER BY ALL",
+                    {"id": id},
+                )
+                return [(row["field"], row["term"], row["tf"]) for row in rows]
+
+            return [await terms(p.id) for p in bulk], [await terms(p.id) for p in single]
+
+    bulk_terms, single_terms = portal.call(index_rows)
+    assert bulk_terms == single_terms
+    for item, stored in zip(items, single_terms, strict=True):
+        fields, terms, counts = index_terms(
+            {name: item.get(name) for name in ("name", "description", "project_idea")}
+        )
+        assert stored == sorted(zip(fields, terms, counts, strict=True))
 
 
 def test_query_terms_are_distinct_stems_capped() -> None:

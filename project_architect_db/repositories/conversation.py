@@ -45,6 +45,7 @@ class ConversationRepository(BaseRepository[Conversation]):
         ]
     )
     json_columns: ClassVar[frozenset[str]] = frozenset()
+    custom_columns: ClassVar[frozenset[str]] = frozenset({"messages"})
 
     async def get_by_project(self, project_id: int) -> list[Conversation]:
         """The live conversations of a project, oldest first."""

@@ -43,7 +43,7 @@ def _utc_now() -> datetime:
 class MessageCreate(BaseModel):
     """A message to append; ``created_at`` defaults to now (UTC)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     role: MessageRole
     content: Annotated[Text, Field(min_length=1)]
