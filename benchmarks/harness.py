@@ -58,6 +58,42 @@ async def time_async(
     return statistics.median(samples)
 
 
+async def compare(
+    library: Callable[[], Awaitable[object]],
+    raw: Callable[[], object],
+    repeat: int,
+    rounds: int = 5,
+) -> tuple[float, float]:
+    """Operations per second of the library and of raw DuckDB (medians of rounds).
+
+    Rounds alternate (library first, then raw first, ...), so a neighbour that
+    slows the machine for a while slows both sides alike instead of one.
+    """
+    library_samples: list[float] = []
+    raw_samples: list[float] = []
+    for round_number in range(rounds):
+
+        async def library_round() -> None:
+            started = time.perf_counter()
+            for _ in range(repeat):
+                await library()
+            library_samples.append(repeat / (time.perf_counter() - started))
+
+        def raw_round() -> None:
+            started = time.perf_counter()
+            for _ in range(repeat):
+                raw()
+            raw_samples.append(repeat / (time.perf_counter() - started))
+
+        if round_number % 2 == 0:
+            await library_round()
+            raw_round()
+        else:
+            raw_round()
+            await library_round()
+    return statistics.median(library_samples), statistics.median(raw_samples)
+
+
 def fetch_all(
     connection: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]
 ) -> list[tuple[object, ...]]:

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Result, fetch_all, time_async, time_sync, write_report
+from harness import Result, compare, fetch_all, write_report
 
 from project_architect_db import (
     AnalyticsRepository,
@@ -34,6 +34,10 @@ from project_architect_db.core.sql import get_query
 from project_architect_db.search import index_terms, query_terms
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+#: SQLAlchemy 2 ORM + duckdb_engine bulk insert of 100k dicts on this kind of
+#: machine (not installed here: it is a peer to compare with, not a dependency).
+SQLALCHEMY_BULK_ROWS_PER_SECOND = 20_750
 
 TECH = (
     "api gateway service mesh kafka stream event sourcing ledger billing invoice payment "
@@ -91,14 +95,6 @@ async def bench_get_by_id(ctx: Context) -> Result:
     rng = random.Random(1)
     ids = [rng.randint(1, ctx.projects) for _ in range(500)]
     sql = get_query("get_project").sql
-    async with ctx.engine.session() as session:
-        repo = ProjectRepository(session)
-        position = iter(range(10**9))
-
-        async def library() -> object:
-            return await repo.get_by_id(ids[next(position) % len(ids)])
-
-        lib = await time_async(library, repeat=300 if ctx.quick else 2000)
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
     counter = iter(range(10**9))
 
@@ -107,7 +103,14 @@ async def bench_get_by_id(ctx: Context) -> Result:
             raw_connection, sql, {"id": ids[next(counter) % len(ids)], "include_deleted": False}
         )
 
-    raw_rate = time_sync(raw, repeat=300 if ctx.quick else 2000)
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+        position = iter(range(10**9))
+
+        async def library() -> object:
+            return await repo.get_by_id(ids[next(position) % len(ids)])
+
+        lib, raw_rate = await compare(library, raw, repeat=300 if ctx.quick else 2000)
     raw_connection.close()
     return Result("get_by_id", "ops/s", lib, raw_rate, f"{ctx.projects:,} projects")
 
@@ -121,15 +124,6 @@ async def bench_search(ctx: Context) -> Result:
     rank_sql = get_query("rank_projects").sql
     fetch_sql = get_query("projects_by_ids").sql
     stems = [query_terms(q) for q in queries]
-    async with ctx.engine.session() as session:
-        repo = ProjectRepository(session)
-        position = iter(range(10**9))
-
-        async def library() -> object:
-            return await repo.search_by_name(queries[next(position) % len(queries)])
-
-        lib = await time_async(library, repeat=50 if ctx.quick else 200)
-        sample = await repo.search_by_name(queries[0])
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
     counter = iter(range(10**9))
 
@@ -139,7 +133,15 @@ async def bench_search(ctx: Context) -> Result:
         ranked = fetch_all(raw_connection, rank_sql, {"terms": terms, "limit": 20})
         return fetch_all(raw_connection, fetch_sql, {"ids": [row[0] for row in ranked]})
 
-    raw_rate = time_sync(raw, repeat=50 if ctx.quick else 200)
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+        position = iter(range(10**9))
+
+        async def library() -> object:
+            return await repo.search_by_name(queries[next(position) % len(queries)])
+
+        lib, raw_rate = await compare(library, raw, repeat=50 if ctx.quick else 200)
+        sample = await repo.search_by_name(queries[0])
     raw_connection.close()
     return Result(
         "search_by_name",
@@ -177,11 +179,15 @@ async def _analytics_pair(
     params: dict[str, object],
 ) -> Result:
     repeat = 3 if ctx.quick else 5
+    raw_connection = ctx.analytics_engine._root.cursor()  # type: ignore[union-attr]
     async with ctx.analytics_engine.session() as session:
         repo = AnalyticsRepository(session)
-        lib = await time_async(lambda: library(repo), repeat=repeat, rounds=3)
-    raw_connection = ctx.analytics_engine._root.cursor()  # type: ignore[union-attr]
-    raw_rate = time_sync(lambda: fetch_all(raw_connection, sql, params), repeat=repeat, rounds=3)
+        lib, raw_rate = await compare(
+            lambda: library(repo),
+            lambda: fetch_all(raw_connection, sql, params),
+            repeat=repeat,
+            rounds=5,
+        )
     raw_connection.close()
     return Result(
         name,
@@ -215,10 +221,6 @@ async def bench_time_series(ctx: Context) -> Result:
 async def bench_create(ctx: Context) -> Result:
     rows = project_rows(50, seed=11)
     repeat = 200 if ctx.quick else 1000
-    async with ctx.engine.session() as session:
-        repo = ProjectRepository(session)
-        position = iter(range(10**9))
-        lib = await time_async(lambda: repo.create(rows[next(position) % len(rows)]), repeat=repeat)
     insert, audit, index = (
         get_query(n).sql for n in ("insert_project", "insert_audit_entry", "insert_search_terms")
     )
@@ -231,9 +233,8 @@ async def bench_create(ctx: Context) -> Result:
             "architecture": json.dumps(row["architecture"]),
             "status": row["status"],
         }
-        fields, terms, counts = index_terms(
-            {k: row[k] for k in ("name", "description", "project_idea")}
-        )  # type: ignore[misc]
+        texts = {k: row[k] for k in ("name", "description", "project_idea")}
+        fields, terms, counts = index_terms(texts)  # type: ignore[arg-type]
         prepared.append((params, json.dumps(params), fields, terms, counts))
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
     counter = iter(range(10**9))
@@ -258,7 +259,12 @@ async def bench_create(ctx: Context) -> Result:
         )
         raw_connection.commit()
 
-    raw_rate = time_sync(raw, repeat=repeat)
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+        position = iter(range(10**9))
+        lib, raw_rate = await compare(
+            lambda: repo.create(rows[next(position) % len(rows)]), raw, repeat=repeat
+        )
     raw_connection.close()
     return Result(
         "create", "ops/s", lib, raw_rate, "insert + audit + search terms, one transaction"
@@ -267,12 +273,6 @@ async def bench_create(ctx: Context) -> Result:
 
 async def bench_update(ctx: Context) -> Result:
     repeat = 200 if ctx.quick else 1000
-    async with ctx.engine.session() as session:
-        repo = ProjectRepository(session)
-        position = iter(range(10**9))
-        lib = await time_async(
-            lambda: repo.update(1 + next(position) % 500, {"status": "active"}), repeat=repeat
-        )
     get, update, audit = (
         get_query(n).sql for n in ("get_project", "update_project", "insert_audit_entry")
     )
@@ -295,22 +295,28 @@ async def bench_update(ctx: Context) -> Result:
         )
         raw_connection.commit()
 
-    raw_rate = time_sync(raw, repeat=repeat)
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+        position = iter(range(10**9))
+        lib, raw_rate = await compare(
+            lambda: repo.update(1 + next(position) % 500, {"status": "active"}), raw, repeat=repeat
+        )
     raw_connection.close()
     return Result("update", "ops/s", lib, raw_rate, "read + versioned UPDATE ... RETURNING + audit")
 
 
 async def bench_list(ctx: Context) -> Result:
     repeat = 100 if ctx.quick else 500
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
     async with ctx.engine.session() as session:
         repo = ProjectRepository(session)
-        lib = await time_async(
-            lambda: repo.list(limit=100, status="active", order_by="-created_at"), repeat=repeat
-        )
         query = repo.query().filter(status="active").order_by("-created_at").limit(100)
         sql, params = query._select(100, 0)
-    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
-    raw_rate = time_sync(lambda: fetch_all(raw_connection, sql, params), repeat=repeat)
+        lib, raw_rate = await compare(
+            lambda: repo.list(limit=100, status="active", order_by="-created_at"),
+            lambda: fetch_all(raw_connection, sql, params),
+            repeat=repeat,
+        )
     raw_connection.close()
     return Result(
         "list (100 rows, filtered)", "ops/s", lib, raw_rate, "status filter, newest first"
@@ -324,9 +330,6 @@ async def bench_add_message(ctx: Context) -> Result:
         lib_talk = await talks.create({"project_id": 1, "title": "benchmark"})
         raw_talk = await talks.create({"project_id": 1, "title": "benchmark raw"})
         message = {"role": "user", "content": "What should we build next?"}
-        lib = await time_async(
-            lambda: talks.add_message(lib_talk.id, message), repeat=repeat, rounds=3
-        )
     append, audit = get_query("append_message").sql, get_query("insert_audit_entry").sql
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
 
@@ -354,7 +357,11 @@ async def bench_add_message(ctx: Context) -> Result:
         raw_connection.commit()
         del row
 
-    raw_rate = time_sync(raw, repeat=repeat, rounds=3)
+    async with ctx.engine.session() as session:
+        talks = ConversationRepository(session)
+        lib, raw_rate = await compare(
+            lambda: talks.add_message(lib_talk.id, message), raw, repeat=repeat, rounds=3
+        )
     raw_connection.close()
     return Result(
         "add_message",
@@ -381,7 +388,6 @@ async def bench_concurrent_get(ctx: Context) -> Result:
             for _ in range(8):
                 group.start_soon(worker)
 
-    lib = await time_async(eight_tasks, repeat=1) * 8 * per_task
     sql = get_query("get_project").sql
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
 
@@ -390,7 +396,8 @@ async def bench_concurrent_get(ctx: Context) -> Result:
             for id in ids:
                 fetch_all(raw_connection, sql, {"id": id, "include_deleted": False})
 
-    raw_rate = time_sync(sequential, repeat=1) * 8 * per_task
+    lib, raw_rate = await compare(eight_tasks, sequential, repeat=1)
+    lib, raw_rate = lib * 8 * per_task, raw_rate * 8 * per_task
     raw_connection.close()
     return Result(
         "8 tasks get_by_id (pool 4)", "ops/s", lib, raw_rate, "raw = one synchronous connection"
@@ -426,7 +433,50 @@ async def bench_bulk_create(ctx: Context) -> Result:
         "rows/s",
         lib,
         raw,
-        "raw = Arrow insert without validation, audit or search index",
+        "raw = Arrow insert without validation, audit or search index; "
+        f"{lib / SQLALCHEMY_BULK_ROWS_PER_SECOND:.1f}x SQLAlchemy ORM bulk insert "
+        f"({SQLALCHEMY_BULK_ROWS_PER_SECOND:,} rows/s measured here, ../shared/NOTES.md)",
+    )
+
+
+RAW_BULK_UPDATE = """
+UPDATE projects AS p
+SET status = s.status, version = p.version + 1, updated_at = now()
+FROM incoming AS s
+WHERE p.id = s.id
+"""
+
+
+async def bench_bulk_update(ctx: Context) -> Result:
+    count = 2_000 if ctx.quick else 10_000
+    ids = random.Random(9).sample(range(1, ctx.projects + 1), count)
+    statuses = iter(["active", "archived"] * 100)
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
+
+    def raw() -> None:
+        status = next(statuses)
+        raw_connection.begin()
+        raw_connection.register("incoming", pa.table({"id": ids, "status": [status] * count}))
+        raw_connection.execute(RAW_BULK_UPDATE)
+        raw_connection.unregister("incoming")
+        raw_connection.commit()
+
+    async with ctx.engine.session() as session:
+        repo = ProjectRepository(session)
+
+        async def library() -> object:
+            status = next(statuses)
+            return await repo.bulk_update([{"id": id, "status": status} for id in ids])
+
+        lib, raw_rate = await compare(library, raw, repeat=1, rounds=3)
+    raw_connection.close()
+    return Result(
+        f"bulk_update ({count:,} status)",
+        "rows/s",
+        lib * count,
+        raw_rate * count,
+        "raw = one UPDATE ... FROM an Arrow table: no validation, version check, "
+        "completed_at or audit",
     )
 
 
@@ -438,6 +488,7 @@ BENCHMARKS: dict[str, Callable[[Context], Awaitable[Result]]] = {
     "add_message": bench_add_message,
     "concurrent_get": bench_concurrent_get,
     "bulk_create": bench_bulk_create,
+    "bulk_update": bench_bulk_update,
     "search": bench_search,
     "project_metrics": bench_project_metrics,
     "time_series": bench_time_series,
