@@ -12,11 +12,10 @@ exceptions into the library's.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 
@@ -30,7 +29,14 @@ from ..errors import (
 from .sql import NamedQuery, get_query
 from .stats import QueryStatsRecorder
 
-__all__ = ["CallCancelled", "Row", "StatementRunner", "translate_duckdb_error"]
+__all__ = [
+    "CallCancelled",
+    "CancelFlag",
+    "NeverCancelled",
+    "Row",
+    "StatementRunner",
+    "translate_duckdb_error",
+]
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -42,6 +48,19 @@ class CallCancelled(Exception):
     the caller's cancellation."""
 
 
+class CancelFlag(Protocol):
+    """What the runner checks before each statement: set (from the event loop)
+    once the caller has been cancelled."""
+
+    cancelled: bool
+
+
+class NeverCancelled:
+    """The flag of work no task waits for (migrations at connect)."""
+
+    cancelled = False
+
+
 class StatementRunner:
     """One connection plus what is needed to use it well from a worker thread.
 
@@ -49,18 +68,18 @@ class StatementRunner:
     kept beyond it.
     """
 
-    __slots__ = ("_cancelled", "_in_transaction", "_recorder", "connection")
+    __slots__ = ("_call", "_in_transaction", "_recorder", "connection")
 
     def __init__(
         self,
         connection: duckdb.DuckDBPyConnection,
         recorder: QueryStatsRecorder,
-        cancelled: threading.Event,
+        call: CancelFlag,
         in_transaction: bool,
     ) -> None:
         self.connection = connection
         self._recorder = recorder
-        self._cancelled = cancelled
+        self._call = call
         self._in_transaction = in_transaction
 
     # -- statements --------------------------------------------------------------
@@ -190,7 +209,7 @@ class StatementRunner:
     # -- internals ---------------------------------------------------------------
 
     def _check_cancelled(self) -> None:
-        if self._cancelled.is_set():
+        if self._call.cancelled:
             raise CallCancelled()
 
     def _execute(self, query: NamedQuery, params: dict[str, Any]) -> duckdb.DuckDBPyConnection:
@@ -238,6 +257,11 @@ def translate_duckdb_error(
         return IntegrityError(f"{subject} violates a database constraint: {text}")
     if isinstance(exc, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
         return InvalidQueryError(f"DuckDB rejected the statement: {text}")
+    if isinstance(exc, duckdb.InvalidInputException) and "read-only mode" in text:
+        return DatabaseError(
+            "the database is open read-only (read_only=True); open it without read_only "
+            f"to change it. DuckDB said: {text}"
+        )
     if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
         return InvalidQueryError(f"DuckDB could not use a value: {text}")
     return DatabaseError(f"DuckDB failed: {type(exc).__name__}: {text}")
