@@ -228,6 +228,7 @@ def order_terms(model: type[BaseModel], order_by: OrderBy) -> list[tuple[str, bo
     else:
         items = list(order_by)
     terms: list[tuple[str, bool]] = []
+    named: set[str] = set()
     for item in items:
         if not isinstance(item, str):
             raise InvalidQueryError(f"order_by takes field names, not {item!r}")
@@ -239,12 +240,13 @@ def order_terms(model: type[BaseModel], order_by: OrderBy) -> list[tuple[str, bo
                 f"{_label(model)} cannot be ordered by {item!r}; use one of: {known} "
                 "(prefix '-' for descending)"
             )
-        if any(existing == name for existing, _ in terms):
+        if name in named:
             raise InvalidQueryError(f"order_by names {name!r} twice")
-        terms.append((name, descending))
-        if name == "id":
-            break  # id is unique: later terms could never matter
-    if not any(name == "id" for name, _ in terms):
+        # Every item is checked, but after id (unique) none can change the order.
+        if "id" not in named:
+            terms.append((name, descending))
+        named.add(name)
+    if "id" not in named:
         terms.append(("id", False))  # ties broken by id, so pages are stable
     return terms
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic_core import PydanticSerializationError, to_json
 
 __all__ = [
     "BIGINT_MAX",
@@ -19,6 +20,7 @@ __all__ = [
     "EntityModel",
     "JsonObject",
     "RowId",
+    "StoredJson",
     "Text",
     "UpdateSchema",
     "UtcDatetime",
@@ -36,22 +38,50 @@ def to_utc(value: datetime) -> datetime:
         raise ValueError("datetime is out of range once converted to UTC") from None
 
 
-def _no_nul(value: str) -> str:
+def _storable_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text must not contain NUL (\\x00) characters")
+    if not value.isascii():
+        _check_utf8(value)
+    return value
+
+
+def _check_utf8(value: str) -> None:
+    try:
+        value.encode()
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"text must be valid Unicode; it holds a lone surrogate {value[error.start]!r} at "
+            f"position {error.start}, which UTF-8 (and so the database) cannot store"
+        ) from None
+
+
+def _storable_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    # pydantic_core serializes in Rust (about 0.5 us for a small object): it
+    # fails exactly on strings UTF-8 cannot hold (lone surrogates).
+    try:
+        to_json(value)
+    except PydanticSerializationError:
+        raise ValueError(
+            "JSON text must be valid Unicode; a key or string value holds a lone surrogate, "
+            "which UTF-8 (and so the database) cannot store"
+        ) from None
     return value
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
 """A timestamp stored in UTC; a naive value is read as UTC."""
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-"""A string the database can store (no NUL characters)."""
+Text = Annotated[str, AfterValidator(_storable_text)]
+"""A string the database can store (no NUL characters, no lone surrogates)."""
 
-JsonObject = dict[str, JsonValue]
-"""A JSON object: string keys, JSON values. Input models refuse NaN and
-Infinity in it (``allow_inf_nan=False``): they are not JSON, and DuckDB would
-store them as invalid text."""
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_storable_json)]
+"""A JSON object as input: string keys, JSON values, text UTF-8 can hold. Input
+models also refuse NaN and Infinity in it (``allow_inf_nan=False``): they are
+not JSON, and DuckDB would store them as invalid text."""
+
+StoredJson = dict[str, JsonValue]
+"""A JSON object read back from the database (already checked when written)."""
 
 BIGINT_MAX = 2**63 - 1
 

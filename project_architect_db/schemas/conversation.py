@@ -9,7 +9,16 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import CreateSchema, EntityModel, JsonObject, RowId, Text, UpdateSchema, UtcDatetime
+from .common import (
+    CreateSchema,
+    EntityModel,
+    JsonObject,
+    RowId,
+    StoredJson,
+    Text,
+    UpdateSchema,
+    UtcDatetime,
+)
 
 __all__ = [
     "Conversation",
@@ -68,7 +77,7 @@ class Message(BaseModel):
     role: MessageRole
     content: str
     created_at: datetime
-    metadata: JsonObject | None = None
+    metadata: StoredJson | None = None
 
 
 Title = Annotated[Text, Field(min_length=1, max_length=255)]

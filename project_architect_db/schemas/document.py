@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from .common import CreateSchema, EntityModel, JsonObject, RowId, Text, UpdateSchema
+from .common import CreateSchema, EntityModel, JsonObject, RowId, StoredJson, Text, UpdateSchema
 
 __all__ = ["Document", "DocumentCreate", "DocumentType", "DocumentUpdate"]
 
@@ -54,6 +54,6 @@ class Document(EntityModel):
     title: str
     doc_type: DocumentType
     content: str
-    metadata: JsonObject | None = None
+    metadata: StoredJson | None = None
     access_count: int = 0
     last_accessed_at: datetime | None = None

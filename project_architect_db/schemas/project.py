@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from .common import CreateSchema, EntityModel, JsonObject, Text, UpdateSchema
+from .common import CreateSchema, EntityModel, JsonObject, StoredJson, Text, UpdateSchema
 from .conversation import Conversation
 from .document import Document
 from .repository import Repository
@@ -57,7 +57,7 @@ class Project(EntityModel):
     name: str
     description: str | None = None
     project_idea: str
-    architecture: JsonObject | None = None
+    architecture: StoredJson | None = None
     status: ProjectStatus
     completed_at: datetime | None = None
 

@@ -14,6 +14,7 @@ from .common import (
     EntityModel,
     JsonObject,
     RowId,
+    StoredJson,
     Text,
     UpdateSchema,
     UtcDatetime,
@@ -86,4 +87,4 @@ class Repository(EntityModel):
     stars: int
     open_issues: int
     last_commit_at: datetime | None = None
-    metadata: JsonObject | None = None
+    metadata: StoredJson | None = None
