@@ -143,10 +143,11 @@ class StatementRunner:
         """Run caller-supplied SQL; its rows as dicts (empty when it has none)."""
         self._check_cancelled()
         started = time.perf_counter()
-        cursor = self.connection.execute(sql, parameters)
-        rows = [] if cursor.description is None else _as_dicts(cursor)
-        self._recorder.record("execute_raw", time.perf_counter() - started)
-        return rows
+        try:
+            cursor = self.connection.execute(sql, parameters)
+            return [] if cursor.description is None else _as_dicts(cursor)
+        finally:
+            self._recorder.record("execute_raw", time.perf_counter() - started)
 
     # -- transactions ------------------------------------------------------------
 

@@ -315,8 +315,11 @@ class Session:
         """Stop a call whose caller gave up on it and leave the connection clean."""
         if not await self._halt(pooled, call):
             return
+        # Roll back whatever the flags say: the interrupt may have stopped a BEGIN
+        # or a ROLLBACK halfway, leaving an aborted transaction open that the
+        # runner does not know about (rolling back nothing is fine).
+        await anyio.to_thread.run_sync(_quiet_rollback, pooled.connection)
         if call.in_transaction or self._tx_open:
-            await anyio.to_thread.run_sync(_quiet_rollback, pooled.connection)
             self._tx_open = False
             if self._tx_wanted:
                 self._doomed = (

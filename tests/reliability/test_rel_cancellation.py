@@ -1,0 +1,570 @@
+"""Cancellation at random points under concurrent load (issue 6).
+
+``test_a_storm_of_randomly_cancelled_operations_leaves_everything_consistent``
+runs ``ATTEMPTS_PER_BACKEND`` operations (so 1,000 per test run over asyncio and
+trio) from ``WORKERS`` tasks on one engine whose pool is smaller than the number
+of tasks, each operation inside a cancel scope that fires after a random delay
+(from a seeded ``random.Random``): 0 one time in twenty, else uniform between 0
+and twice the median time an operation takes under the same load, measured by a
+short uncancelled calibration run first (fixed delays of a few milliseconds
+would cancel every call while it still waits for a connection on a busy 2-core
+machine, and finish none). Cancellations land while a task waits for a
+connection, while a query runs, between the statements of a transaction and
+during its commit. Afterwards the pool is whole, every row
+agrees with its audit trail (and the trail with the row), no transaction is half
+applied, the full-text index holds exactly the live projects, and new work
+succeeds.
+
+``test_cancelling_a_long_analytics_call_stops_its_query`` cancels
+``AnalyticsRepository.conversation_flow_analysis`` over 6 million messages (6 s
+or more uncancelled on the 2-core test machine) after 0.2 s and checks that the
+call returns within 3 s, DuckDB stopped the statement, and the session and pool
+work afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import statistics
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.from_thread import start_blocking_portal
+from helpers import conversation_data, project_data
+
+from project_architect_db import (
+    AnalyticsRepository,
+    ConflictError,
+    ConversationRepository,
+    DatabaseEngine,
+    DatabaseError,
+    NotFoundError,
+    ProjectRepository,
+)
+
+ATTEMPTS_PER_BACKEND = 500
+WORKERS = 8
+POOL_SIZE = 3
+MAX_OVERFLOW = 1
+SEED_PROJECTS = 12
+BULK_ITEMS = 3
+CALIBRATION_ATTEMPTS = 2 * WORKERS
+SEED = 20240606
+
+
+async def _assert_pool_whole(engine: DatabaseEngine) -> None:
+    """Nothing checked out or waiting, and every connection can be lent at once."""
+    stats = engine.stats()
+    assert (stats.checked_out, stats.waiters) == (0, 0), stats
+    capacity = stats.pool_size + stats.max_overflow
+    async with AsyncExitStack() as stack:
+        with anyio.fail_after(5):
+            sessions = [await stack.enter_async_context(engine.session()) for _ in range(capacity)]
+        for index, session in enumerate(sessions):
+            assert await session.execute("SELECT ? AS i", [index]) == [{"i": index}]
+        assert engine.stats().checked_out == capacity
+    stats = engine.stats()
+    assert (stats.checked_out, stats.waiters) == (0, 0), stats
+
+
+# -- the storm ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Stage:
+    """Where an operation is, so a cancellation can be attributed."""
+
+    where: str = "start"
+
+
+@dataclass
+class _Storm:
+    engine: DatabaseEngine
+    project_ids: list[int]
+    conversation_ids: list[int]
+    #: Attempts still to claim in the current phase.
+    remaining: int = 0
+    #: Numbers every attempt (names of created rows carry it, so they are unique).
+    numbered: int = 0
+    #: Upper bound of the random cancellation delays, set by the calibration.
+    max_delay: float = 0.0
+    durations: list[float] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    cancelled_at: Counter[str] = field(default_factory=Counter)
+
+    def claim(self) -> int | None:
+        """The number of the next attempt, or None once the phase is done."""
+        if self.remaining <= 0:
+            return None
+        self.remaining -= 1
+        self.numbered += 1
+        return self.numbered
+
+
+Operation = Callable[[_Storm, int, random.Random, _Stage], Awaitable[None]]
+
+
+async def _create(storm: _Storm, n: int, rng: random.Random, stage: _Stage) -> None:
+    stage.where = "waiting"
+    async with storm.engine.session() as session:
+        stage.where = "query"
+        project = await ProjectRepository(session).create(
+            project_data(name=f"storm {n}", description="v1")
+        )
+    storm.project_ids.append(project.id)
+
+
+async def _update(storm: _Storm, n: int, rng: random.Random, stage: _Stage) -> None:
+    target = rng.choice(storm.project_ids)
+    stage.where = "waiting"
+    async with storm.engine.session() as session:
+        stage.where = "query"
+        projects = ProjectRepository(session)
+        current = await projects.get_by_id(target)
+        if current is None:
+            raise NotFoundError("project", target)
+        # The description names the version, so the audit trail must be a chain.
+        await projects.update(
+            target, {"description": f"v{current.version + 1}"}, expected_version=current.version
+        )
+
+
+async def _delete_or_restore(storm: _Storm, n: int, rng: random.Random, stage: _Stage) -> None:
+    target = rng.choice(storm.project_ids)
+    restore = rng.random() < 0.5
+    stage.where = "waiting"
+    async with storm.engine.session() as session:
+        stage.where = "query"
+        projects = ProjectRepository(session)
+        if restore:
+            await projects.restore(target)
+        else:
+            await projects.delete(target)
+
+
+async def _add_message(storm: _Storm, n: int, rng: random.Random, stage: _Stage) -> None:
+    target = rng.choice(storm.conversation_ids)
+    role = rng.choice(["user", "assistant"])
+    stage.where = "waiting"
+    async with storm.engine.session() as session:
+        stage.where = "query"
+        await ConversationRepository(session).add_message(
+            target, {"role": role, "content": f"message {n}"}
+        )
+
+
+async def _bulk_create(storm: _Storm, n: int, rng: random.Random, stage: _Stage) -> None:
+    items = [project_data(name=f"bulk {n} item {k}", description="v1") for k in range(BULK_ITEMS)]
+    stage.where = "waiting"
+    async with storm.engine.session() as session:
+        stage.where = "query"
+        created = await ProjectRepository(session).bulk_create(items)
+    storm.project_ids.extend(project.id for project in created)
+
+
+async def _transaction(storm: _Storm, n: int, rng: random.Random, stage: _Stage) -> None:
+    """A project, its conversation with one message, and an update of the
+    project, all in one transaction: afterwards all of it exists or none."""
+    stage.where = "waiting"
+    async with storm.engine.transaction() as session:
+        stage.where = "transaction"
+        projects = ProjectRepository(session)
+        conversations = ConversationRepository(session)
+        project = await projects.create(project_data(name=f"tx {n}", description="v1"))
+        talk = await conversations.create(conversation_data(project.id, title=f"tx {n}"))
+        await conversations.add_message(talk.id, {"role": "user", "content": f"tx {n}"})
+        await projects.update(project.id, {"description": "v2"}, expected_version=1)
+        stage.where = "commit"
+
+
+OPERATIONS: list[tuple[str, Operation]] = [
+    ("create", _create),
+    ("create", _create),
+    ("update", _update),
+    ("update", _update),
+    ("update", _update),
+    ("delete/restore", _delete_or_restore),
+    ("delete/restore", _delete_or_restore),
+    ("add_message", _add_message),
+    ("add_message", _add_message),
+    ("add_message", _add_message),
+    ("bulk_create", _bulk_create),
+    ("transaction", _transaction),
+    ("transaction", _transaction),
+]
+
+
+def _delay(rng: random.Random, max_delay: float) -> float:
+    """0 (cancelled at the first checkpoint) one time in twenty, else uniform in
+    [0, max_delay]."""
+    if rng.random() < 0.05:
+        return 0.0
+    return rng.uniform(0, max_delay)
+
+
+async def _outcome(storm: _Storm, operation: Operation, n: int, rng: random.Random) -> str:
+    """Run one operation uncancelled; how it ended, and how long it took."""
+    started = time.monotonic()
+    try:
+        await operation(storm, n, rng, _Stage())
+    except ConflictError:
+        return "conflict"
+    except NotFoundError:
+        return "not found"
+    finally:
+        storm.durations.append(time.monotonic() - started)
+    return "completed"
+
+
+async def _calibrating_worker(storm: _Storm, rng: random.Random) -> None:
+    while (n := storm.claim()) is not None:
+        await _outcome(storm, rng.choice(OPERATIONS)[1], n, rng)
+
+
+async def _worker(storm: _Storm, rng: random.Random) -> None:
+    while (n := storm.claim()) is not None:
+        name, operation = rng.choice(OPERATIONS)
+        stage = _Stage()
+        outcome = "cancelled"
+        with anyio.move_on_after(_delay(rng, storm.max_delay)) as scope:
+            try:
+                await operation(storm, n, rng, stage)
+            except ConflictError:
+                outcome = "conflict"
+            except NotFoundError:
+                outcome = "not found"
+            except DatabaseError as error:
+                raise AssertionError(f"attempt {n} ({name}) failed: {error}") from error
+            else:
+                outcome = "completed"
+        if scope.cancelled_caught:
+            outcome = "cancelled"
+            storm.cancelled_at[stage.where] += 1
+        storm.outcomes[outcome] += 1
+
+
+async def _run_phase(
+    storm: _Storm, worker: Callable[[_Storm, random.Random], Coroutine[Any, Any, None]], seed: int
+) -> None:
+    async with anyio.create_task_group() as tg:
+        for index in range(WORKERS):
+            tg.start_soon(worker, storm, random.Random(seed * 100 + index))
+
+
+# -- the checks ------------------------------------------------------------------------------
+
+
+Trail = list[tuple[str, dict[str, Any]]]
+
+
+def _assert_deletions_match(trail: Trail, deleted_at: datetime | None, what: str) -> None:
+    """Deletes and restores alternate (each is audited only when it changed the
+    row), and the last one says whether the row is deleted now, and since when."""
+    toggles = [(action, changes) for action, changes in trail if action in ("delete", "restore")]
+    expected = ["delete" if index % 2 == 0 else "restore" for index in range(len(toggles))]
+    assert [action for action, _ in toggles] == expected, what
+    if deleted_at is None:
+        assert len(toggles) % 2 == 0, what
+    else:
+        assert toggles, what
+        assert datetime.fromisoformat(toggles[-1][1]["deleted_at"]) == deleted_at, what
+
+
+async def _assert_audit_matches_state(engine: DatabaseEngine) -> dict[str, int]:
+    """Every row agrees with its audit trail and the trail with the rows; the
+    numbers of committed transactions and bulk loads."""
+    async with engine.session() as session:
+        projects = {
+            row["id"]: row
+            for row in await session.execute(
+                "SELECT id, name, description, version, deleted_at FROM projects"
+            )
+        }
+        talks = {
+            row["id"]: row
+            for row in await session.execute(
+                "SELECT id, project_id, title, version, len(messages) AS messages, deleted_at "
+                "FROM conversations"
+            )
+        }
+        audit = await session.execute(
+            "SELECT entity, entity_id, action, changes FROM audit_log ORDER BY id"
+        )
+        indexed = await session.execute(
+            "SELECT DISTINCT entity_id FROM search_terms WHERE entity = 'project'"
+        )
+        # The library's own reading of the trail agrees with the table.
+        some_project = min(projects)
+        history = await ProjectRepository(session).history(some_project)
+    trails: defaultdict[tuple[str, int], Trail] = defaultdict(list)
+    for entry in audit:
+        trails[(entry["entity"], entry["entity_id"])].append(
+            (entry["action"], json.loads(entry["changes"]))
+        )
+    assert [(entry.action.value, entry.changes) for entry in history] == trails[
+        ("project", some_project)
+    ]
+    assert {entity for entity, _ in trails} == {"project", "conversation"}
+
+    # Projects: one create each, a contiguous chain of versioned updates, and
+    # deletes/restores that match deleted_at. No audit entry without its row.
+    assert {id for entity, id in trails if entity == "project"} == set(projects)
+    for id, project in projects.items():
+        trail = trails[("project", id)]
+        what = f"project {id}: {trail}"
+        assert [action for action, _ in trail].count("create") == 1, what
+        assert trail[0][0] == "create", what
+        assert trail[0][1]["description"] == "v1", what
+        updates = [changes for action, changes in trail if action == "update"]
+        assert project["version"] == 1 + len(updates), what
+        assert updates == [
+            {"description": {"old": f"v{k}", "new": f"v{k + 1}"}}
+            for k in range(1, project["version"])
+        ], what
+        assert project["description"] == f"v{project['version']}", what
+        _assert_deletions_match(trail, project["deleted_at"], what)
+
+    # Conversations: one create each, one audited append per message (counts
+    # contiguous), version = 1 + appends, and deleted exactly with their project
+    # (the storm deletes conversations only through the project cascade).
+    assert {id for entity, id in trails if entity == "conversation"} == set(talks)
+    for id, talk in talks.items():
+        trail = trails[("conversation", id)]
+        what = f"conversation {id}: {trail}"
+        assert [action for action, _ in trail].count("create") == 1, what
+        assert trail[0][0] == "create", what
+        first = trail[0][1]["messages"]
+        appends = [changes for action, changes in trail if action == "update"]
+        assert appends == [
+            {"messages": {"old": k, "new": k + 1}} for k in range(first, first + len(appends))
+        ], what
+        assert talk["messages"] == first + len(appends), what
+        assert talk["version"] == 1 + len(appends), what
+        assert talk["project_id"] in projects, what
+        assert talk["deleted_at"] == projects[talk["project_id"]]["deleted_at"], what
+        _assert_deletions_match(trail, talk["deleted_at"], what)
+
+    # Transactions: the project, its conversation, the message and the update
+    # are all there, or none of them.
+    tx_projects = Counter(p["name"] for p in projects.values() if p["name"].startswith("tx "))
+    tx_talks = Counter(t["title"] for t in talks.values() if t["title"].startswith("tx "))
+    assert tx_projects == tx_talks
+    assert set(tx_projects.values()) <= {1}
+    by_name = {p["name"]: p for p in projects.values()}
+    for talk in talks.values():
+        if talk["title"].startswith("tx "):
+            project = by_name[talk["title"]]
+            assert talk["project_id"] == project["id"]
+            assert (project["version"], talk["messages"], talk["version"]) == (2, 1, 2)
+
+    # Bulk loads: all items or none.
+    bulks = Counter(
+        p["name"].split(" item ")[0] for p in projects.values() if p["name"].startswith("bulk ")
+    )
+    assert set(bulks.values()) <= {BULK_ITEMS}, bulks
+
+    # The full-text index follows every committed change and nothing else.
+    live = {id for id, project in projects.items() if project["deleted_at"] is None}
+    assert {row["entity_id"] for row in indexed} == live
+    return {"transactions": len(tx_projects), "bulk loads": len(bulks)}
+
+
+async def test_a_storm_of_randomly_cancelled_operations_leaves_everything_consistent(
+    db_path: Path, anyio_backend: str
+) -> None:
+    async with DatabaseEngine(
+        db_path, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_timeout=10
+    ) as engine:
+        async with engine.session() as session:
+            projects = await ProjectRepository(session).bulk_create(
+                [project_data(name=f"seed {i}", description="v1") for i in range(SEED_PROJECTS)]
+            )
+            conversations = ConversationRepository(session)
+            talks = [
+                await conversations.create(conversation_data(p.id, title=f"seed {p.id}"))
+                for p in projects
+            ]
+        storm = _Storm(engine, [p.id for p in projects], [t.id for t in talks])
+        seed = SEED + (anyio_backend == "trio")
+        with anyio.fail_after(180):
+            # Calibration: how long operations take under this load on this
+            # machine (a few ms alone, 10-100 times more with 8 tasks queueing
+            # for 4 connections on a busy 2-core machine). Cancellation delays
+            # then spread over the whole life of an operation.
+            storm.remaining = CALIBRATION_ATTEMPTS
+            await _run_phase(storm, _calibrating_worker, seed)
+            storm.max_delay = 2 * statistics.median(storm.durations)
+            storm.remaining = ATTEMPTS_PER_BACKEND
+            await _run_phase(storm, _worker, seed + 1)
+
+        assert sum(storm.outcomes.values()) == ATTEMPTS_PER_BACKEND
+        # The storm did both: many calls cancelled, many completed, and the
+        # cancellations hit callers waiting for a connection, running a query
+        # and inside a transaction.
+        assert storm.outcomes["cancelled"] >= ATTEMPTS_PER_BACKEND // 10, storm.outcomes
+        assert storm.outcomes["completed"] >= ATTEMPTS_PER_BACKEND // 10, storm.outcomes
+        for stage in ("waiting", "query", "transaction"):
+            assert storm.cancelled_at[stage] > 0, storm.cancelled_at
+
+        await _assert_pool_whole(engine)
+        committed = await _assert_audit_matches_state(engine)
+        assert committed["transactions"] > 0
+        assert committed["bulk loads"] > 0
+
+        # The next operations succeed.
+        async with engine.session() as session:
+            repo = ProjectRepository(session)
+            created = await repo.create(project_data(name="after the storm", description="v1"))
+            assert await repo.get_by_id(created.id) == created
+            updated = await repo.update(created.id, {"description": "v2"}, expected_version=1)
+            assert updated.version == 2
+        async with engine.transaction() as session:
+            talk = await ConversationRepository(session).create(conversation_data(created.id))
+            talk = await ConversationRepository(session).add_message(
+                talk.id, {"role": "user", "content": "still works"}
+            )
+        assert [m.content for m in talk.messages] == ["still works"]
+        await _assert_pool_whole(engine)
+
+
+LANDING_ATTEMPTS = 250
+
+
+async def test_a_cancelled_call_never_leaves_its_connection_inside_a_transaction(
+    db_path: Path, anyio_backend: str
+) -> None:
+    """Each attempt cancels, at a random moment, a call that sends BEGIN, an
+    INSERT that finds no live project and ROLLBACK (creating a conversation of a
+    missing project), so some cancellations land on the BEGIN or the ROLLBACK.
+    With pool_size=1 every call uses the same connection, so a connection left
+    inside a transaction shows at the very next call."""
+    async with DatabaseEngine(db_path, pool_size=1, max_overflow=0, pool_timeout=10) as engine:
+
+        async def refused_create() -> None:
+            async with engine.session() as session:
+                with contextlib.suppress(NotFoundError):
+                    await ConversationRepository(session).create(conversation_data(10**9))
+
+        started = time.monotonic()
+        for _ in range(10):
+            await refused_create()
+        took = (time.monotonic() - started) / 10
+
+        rng = random.Random(SEED + (anyio_backend == "trio"))
+        cancelled = 0
+        for attempt in range(LANDING_ATTEMPTS):
+            with anyio.move_on_after(rng.uniform(0, took)) as scope:
+                await refused_create()
+            cancelled += scope.cancelled_caught
+            try:
+                async with engine.session() as session:
+                    await ProjectRepository(session).create(project_data(name=f"check {attempt}"))
+            except DatabaseError as error:
+                pytest.fail(
+                    f"attempt {attempt}: the cancelled call left its connection inside an "
+                    f"aborted transaction, and the next call on it failed: {error}"
+                )
+        assert cancelled >= LANDING_ATTEMPTS // 4
+        await _assert_pool_whole(engine)
+    async with DatabaseEngine(db_path) as reopened:
+        rows = await reopened.execute_raw("SELECT count(*) AS n FROM projects")
+        assert rows == [{"n": LANDING_ATTEMPTS}]
+
+
+# -- a long analytics call -------------------------------------------------------------------
+
+CONVERSATIONS = 600
+MESSAGES_EACH = 10_000
+
+# Every message is a user's, none answered yet: the response-time window of
+# conversation_flow (first assistant reply after each message) then looks to the
+# end of every conversation. Over 6 million messages the call takes about 6 s
+# with the machine to itself and 10-15 s when it is busy; building the file takes
+# 2.5-10 s (once per test process).
+GENERATE_CONVERSATIONS = """
+INSERT INTO conversations (project_id, title, messages)
+SELECT $project_id, 'conversation ' || i, m.messages
+FROM range($conversations) AS t (i),
+     (SELECT list_transform(
+          range($messages),
+          lambda x: {'role': 'user',
+                     'content': 'hello',
+                     'created_at': TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_seconds(x),
+                     'metadata': NULL}::message) AS messages) AS m
+"""
+
+
+@pytest.fixture(scope="module")
+def analytics_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with 600 conversations of 10,000 messages each, built once per
+    test process (about 2-3 s); each test works on its own copy."""
+    path = tmp_path_factory.mktemp("analytics") / "analytics.duckdb"
+
+    async def build() -> None:
+        async with DatabaseEngine(path) as engine, engine.transaction() as session:
+            project = await ProjectRepository(session).create(project_data())
+            await session.execute(
+                GENERATE_CONVERSATIONS,
+                {
+                    "project_id": project.id,
+                    "conversations": CONVERSATIONS,
+                    "messages": MESSAGES_EACH,
+                },
+            )
+
+    with start_blocking_portal() as portal:
+        portal.call(build)
+    return path
+
+
+async def test_cancelling_a_long_analytics_call_stops_its_query(
+    analytics_file: Path, db_path: Path
+) -> None:
+    for suffix in ("", ".wal"):
+        source = analytics_file.with_name(analytics_file.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, db_path.with_name(db_path.name + suffix))
+    async with DatabaseEngine(db_path, pool_size=2, max_overflow=0, pool_timeout=10) as engine:
+        async with engine.session() as session:
+            analytics = AnalyticsRepository(session)
+            started = time.monotonic()
+            with anyio.move_on_after(0.2) as scope:
+                await analytics.conversation_flow_analysis()
+            elapsed = time.monotonic() - started
+            assert scope.cancelled_caught
+            # Uncancelled, this call takes 6 s or more (see GENERATE_CONVERSATIONS);
+            # DuckDB checks for interrupts between chunks of work, and on a busy
+            # 2-core machine stopping has taken up to a second.
+            assert elapsed < 3.0
+            # DuckDB itself stopped: the statement's own time (measured in the
+            # worker thread until it raised) is as short.
+            flow = engine.stats().queries["conversation_flow"]
+            assert flow.calls == 1
+            assert flow.max_seconds < 3.0
+            assert engine.stats().checked_out == 1
+
+            # The same session goes on working.
+            conversations = ConversationRepository(session)
+            assert await conversations.count() == CONVERSATIONS
+            rows = await session.execute(
+                "SELECT sum(len(messages)) AS n FROM conversations WHERE id <= 10"
+            )
+            assert rows == [{"n": 10 * MESSAGES_EACH}]
+            usage = await analytics.document_usage_stats()
+            assert usage.total_documents == 0
+        await _assert_pool_whole(engine)
+        # And a new session can run analytics again.
+        async with engine.session() as session:
+            health = await AnalyticsRepository(session).repository_health_metrics()
+            assert health.total_repositories == 0
