@@ -2,8 +2,9 @@
 --
 -- The index (search_terms) holds the stemmed terms of live rows per field; the
 -- library stems the search text the same way and passes the distinct stems as
--- :terms. A search is two statements: rank ids from the index alone (fast: an
--- index scan on term), then fetch the winning rows by primary key.
+-- :terms. A search is two statements: rank ids from the index table alone (a
+-- vectorized scan of its term column, no join), then fetch the winning rows by
+-- primary key.
 --
 -- Ranking:
 --   matched   how many of the search's terms the row contains (more is better,
@@ -36,21 +37,33 @@ INSERT INTO search_terms (entity, entity_id, field, term, tf)
 SELECT :entity, :entity_id, unnest(CAST(:fields AS VARCHAR[])),
        unnest(CAST(:terms AS VARCHAR[])), unnest(CAST(:counts AS INTEGER[]));
 
+-- name: distinct_staged_words()
+-- The distinct words of the Arrow table registered as staged_search_words
+-- (entity_id, field, words: the field's text split by the library's tokenizer,
+-- lower-cased, joined by single spaces). The library stems each of them once.
+SELECT DISTINCT word
+FROM (
+    SELECT unnest(string_split(words, ' ')) AS word
+    FROM staged_search_words
+)
+WHERE word <> '';
+
 -- name: insert_staged_search_words(entity)!
--- Indexes many rows at once. Two Arrow tables are registered: staged_search_words
--- holds each row's words per field (entity_id, field, words: the text split by
--- the library's tokenizer, lower-cased, in order) and staged_stems maps every
--- indexable word to its stem (stop words and overlong words are absent, so the
--- join drops them). A term's tf is how many words of the field share that stem,
--- exactly as the library counts when it indexes one row.
+-- Indexes many rows at once from staged_search_words (above) and staged_stems,
+-- which maps every indexable word to its stem (stop words and overlong words
+-- are absent, so the join drops them). A term's tf is how many words of the
+-- field share that stem, exactly as the library counts when it indexes one row.
 INSERT INTO search_terms (entity, entity_id, field, term, tf)
 SELECT :entity, w.entity_id, w.field, s.stem, count(*)
 FROM (
-    SELECT entity_id, field, unnest(words) AS word
+    SELECT entity_id, field, unnest(string_split(words, ' ')) AS word
     FROM staged_search_words
 ) AS w
 JOIN staged_stems AS s USING (word)
-GROUP BY w.entity_id, w.field, s.stem;
+GROUP BY w.entity_id, w.field, s.stem
+-- In entity_id order, so a row's terms sit together and deleting them reads
+-- one row group (the table has no index on entity_id; zone maps do the job).
+ORDER BY w.entity_id;
 
 -- name: delete_search_terms_of_project_documents(project_id)!
 -- Forgets the terms of every document of a project (its hard delete).

@@ -15,6 +15,7 @@ from ..errors import DatabaseError, PoolClosedError
 from .config import EngineConfig, parse_database_url
 from .migrations import apply_migrations
 from .pool import ConnectionPool
+from .runner import ResultColumns
 from .session import Session, open_session
 from .stats import EngineStats, QueryStatsRecorder
 
@@ -83,6 +84,7 @@ class DatabaseEngine:
         self._root: duckdb.DuckDBPyConnection | None = None
         self._pool: ConnectionPool | None = None
         self._recorder = QueryStatsRecorder()
+        self._columns = ResultColumns()
         self._limiter: anyio.CapacityLimiter | None = None
         self._connect_lock: anyio.Lock | None = None
 
@@ -110,6 +112,7 @@ class DatabaseEngine:
             self._root.close()
             self._root = None
             raise
+        self._columns.forget()  # migrations may have changed result shapes
         self._limiter = anyio.CapacityLimiter(self.config.max_connections)
         self._pool = ConnectionPool(self._root, self.config)
         return self
@@ -184,10 +187,12 @@ class DatabaseEngine:
             )
         return override
 
-    def _parts(self) -> tuple[ConnectionPool, QueryStatsRecorder, anyio.CapacityLimiter]:
+    def _parts(
+        self,
+    ) -> tuple[ConnectionPool, QueryStatsRecorder, ResultColumns, anyio.CapacityLimiter]:
         pool = self._open_pool()
         assert self._limiter is not None
-        return pool, self._recorder, self._limiter
+        return pool, self._recorder, self._columns, self._limiter
 
     def _open_pool(self) -> ConnectionPool:
         if self._pool is None or self._pool.closed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from ..errors import DatabaseError
-from .runner import NeverCancelled, StatementRunner
+from .runner import NeverCancelled, ResultColumns, StatementRunner
 from .sql import migrations
 from .stats import QueryStatsRecorder
 
@@ -26,7 +26,9 @@ def apply_migrations(
     """Apply pending migrations in order, each in its own transaction together
     with its row in ``schema_migrations``; the versions applied. Running it again
     applies nothing."""
-    runner = StatementRunner(connection, recorder, NeverCancelled(), in_transaction=False)
+    runner = StatementRunner(
+        connection, recorder, ResultColumns(), NeverCancelled(), in_transaction=False
+    )
     try:
         pending = pending_migrations(runner)
         if read_only:

@@ -33,6 +33,7 @@ __all__ = [
     "CallCancelled",
     "CancelFlag",
     "NeverCancelled",
+    "ResultColumns",
     "Row",
     "StatementRunner",
     "translate_duckdb_error",
@@ -61,6 +62,36 @@ class NeverCancelled:
     cancelled = False
 
 
+class ResultColumns:
+    """The column names of each statement's result, by SQL text, for one database.
+
+    DuckDB 2.0's ``cursor.description`` builds a type object per column: about
+    130 us for a projects row, more than everything else a get_by_id adds to
+    its statement. A statement's columns change only with the schema, so they
+    are read once; ``forget()`` runs after migrations and after caller-supplied
+    SQL (which may change the schema).
+    """
+
+    __slots__ = ("_names",)
+
+    #: Composed SQL varies with filters and ordering; keep the cache bounded.
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._names: dict[str, tuple[str, ...]] = {}
+
+    def of(self, sql: str, cursor: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+        names = self._names.get(sql)
+        if names is None:
+            names = tuple(column[0] for column in cursor.description or ())
+            if len(self._names) < self.LIMIT:
+                self._names[sql] = names
+        return names
+
+    def forget(self) -> None:
+        self._names.clear()
+
+
 class StatementRunner:
     """One connection plus what is needed to use it well from a worker thread.
 
@@ -68,17 +99,19 @@ class StatementRunner:
     kept beyond it.
     """
 
-    __slots__ = ("_call", "_in_transaction", "_recorder", "connection")
+    __slots__ = ("_call", "_columns", "_in_transaction", "_recorder", "connection")
 
     def __init__(
         self,
         connection: duckdb.DuckDBPyConnection,
         recorder: QueryStatsRecorder,
+        columns: ResultColumns,
         call: CancelFlag,
         in_transaction: bool,
     ) -> None:
         self.connection = connection
         self._recorder = recorder
+        self._columns = columns
         self._call = call
         self._in_transaction = in_transaction
 
@@ -87,7 +120,7 @@ class StatementRunner:
     def rows(self, query_name: str, **params: Any) -> list[Row]:
         """All rows of a named query, as dicts keyed by column name."""
         query = get_query(query_name)
-        return self._fetch(query, self._execute(query, params))
+        return self._as_dicts(query.sql, self._execute(query, params))
 
     def one(self, query_name: str, **params: Any) -> Row | None:
         """The first row of a named query, or None."""
@@ -98,7 +131,7 @@ class StatementRunner:
             return None
         # A statement with RETURNING must be drained before the next one runs.
         cursor.fetchall()
-        return dict(zip(_columns(cursor), row, strict=True))
+        return dict(zip(self._columns.of(query.sql, cursor), row, strict=True))
 
     def value(self, query_name: str, **params: Any) -> Any:
         """The first column of the first row of a named query, or None."""
@@ -109,9 +142,8 @@ class StatementRunner:
     def run(self, query_name: str, **params: Any) -> None:
         """Run a named query for its effect, discarding any result."""
         query = get_query(query_name)
-        cursor = self._execute(query, params)
-        if cursor.description is not None:
-            cursor.fetchall()
+        # Every DuckDB statement has a result (DML: its row count); drain it.
+        self._execute(query, params).fetchall()
 
     def composed(self, label: str, sql: str, params: dict[str, Any]) -> list[Row]:
         """Rows of SQL composed around a named query (filters, ordering, paging),
@@ -119,7 +151,7 @@ class StatementRunner:
         self._check_cancelled()
         started = time.perf_counter()
         try:
-            return _as_dicts(self.connection.execute(sql, params))
+            return self._as_dicts(sql, self.connection.execute(sql, params))
         finally:
             self._recorder.record(label, time.perf_counter() - started)
 
@@ -137,6 +169,7 @@ class StatementRunner:
         self._check_cancelled()
         started = time.perf_counter()
         self.connection.execute(sql)
+        self._columns.forget()
         self._recorder.record(label, time.perf_counter() - started)
 
     def raw(self, sql: str, parameters: dict[str, Any] | list[Any] | None) -> list[Row]:
@@ -145,8 +178,11 @@ class StatementRunner:
         started = time.perf_counter()
         try:
             cursor = self.connection.execute(sql, parameters)
-            return [] if cursor.description is None else _as_dicts(cursor)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
+            # The statement may have changed the schema (and so a cached result shape).
+            self._columns.forget()
             self._recorder.record("execute_raw", time.perf_counter() - started)
 
     # -- transactions ------------------------------------------------------------
@@ -222,19 +258,9 @@ class StatementRunner:
         finally:
             self._recorder.record(query.name, time.perf_counter() - started)
 
-    def _fetch(self, query: NamedQuery, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
-        if cursor.description is None:
-            return []
-        return _as_dicts(cursor)
-
-
-def _columns(cursor: duckdb.DuckDBPyConnection) -> list[str]:
-    return [column[0] for column in cursor.description or ()]
-
-
-def _as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[Row]:
-    names = _columns(cursor)
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    def _as_dicts(self, sql: str, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
+        names = self._columns.of(sql, cursor)
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _is_conflict(exc: duckdb.Error) -> bool:

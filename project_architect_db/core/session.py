@@ -33,7 +33,7 @@ from ..errors import (
     StatementTimeoutError,
 )
 from .pool import ConnectionPool, PooledConnection
-from .runner import CallCancelled, StatementRunner, translate_duckdb_error
+from .runner import CallCancelled, ResultColumns, StatementRunner, translate_duckdb_error
 from .stats import QueryStatsRecorder
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class Session:
         pool: ConnectionPool,
         pooled: PooledConnection,
         recorder: QueryStatsRecorder,
+        columns: ResultColumns,
         limiter: anyio.CapacityLimiter,
         *,
         pre_ping: bool,
@@ -104,6 +105,7 @@ class Session:
         self._pool = pool
         self._pooled: PooledConnection | None = pooled
         self._recorder = recorder
+        self._columns = columns
         self._limiter = limiter
         self._pre_ping = pre_ping
         self._tx_wanted = transactional
@@ -234,7 +236,9 @@ class Session:
                     raise CallCancelled()
                 call.started = True
                 call.running.acquire()
-            runner = StatementRunner(pooled.connection, self._recorder, call, in_transaction)
+            runner = StatementRunner(
+                pooled.connection, self._recorder, self._columns, call, in_transaction
+            )
             try:
                 if begin:
                     runner.begin()
@@ -372,12 +376,13 @@ async def open_session(
     engine: DatabaseEngine, *, transactional: bool, statement_timeout: float | None
 ) -> AsyncIterator[Session]:
     """The session behind ``engine.session()`` and ``engine.transaction()``."""
-    pool, recorder, limiter = engine._parts()
+    pool, recorder, columns, limiter = engine._parts()
     pooled = await pool.acquire()
     session = Session(
         pool,
         pooled,
         recorder,
+        columns,
         limiter,
         pre_ping=engine.config.pool_pre_ping,
         transactional=transactional,
