@@ -20,7 +20,7 @@ from ..schemas.conversation import (
     MessageCreate,
 )
 from .analytics import AnalyticsRepository
-from .base import BaseRepository, choice, to_param
+from .base import BaseRepository, choice, json_text, to_param
 
 __all__ = ["ConversationRepository"]
 
@@ -97,7 +97,7 @@ class ConversationRepository(BaseRepository[Conversation]):
     def _column_value(self, item: CreateSchema, column: str) -> Any:
         if column == "messages":
             assert isinstance(item, ConversationCreate)
-            return json.dumps([m.to_json() for m in item.messages], ensure_ascii=False)
+            return json_text([m.to_json() for m in item.messages])
         return super()._column_value(item, column)
 
     def _audit_of_create(self, item: CreateSchema) -> dict[str, Any]:
