@@ -13,7 +13,7 @@ exceptions into the library's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, Protocol, TypeVar
 
@@ -178,8 +178,8 @@ class StatementRunner:
         started = time.perf_counter()
         try:
             cursor = self.connection.execute(sql, parameters)
-            names = [column[0] for column in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            # Not cached: caller-supplied SQL is as varied as its callers.
+            return _dicts([column[0] for column in cursor.description or ()], cursor)
         finally:
             # The statement may have changed the schema (and so a cached result shape).
             self._columns.forget()
@@ -259,8 +259,11 @@ class StatementRunner:
             self._recorder.record(query.name, time.perf_counter() - started)
 
     def _as_dicts(self, sql: str, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
-        names = self._columns.of(sql, cursor)
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return _dicts(self._columns.of(sql, cursor), cursor)
+
+
+def _dicts(names: Sequence[str], cursor: duckdb.DuckDBPyConnection) -> list[Row]:
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _is_conflict(exc: duckdb.Error) -> bool:
