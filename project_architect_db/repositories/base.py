@@ -733,18 +733,15 @@ class BaseRepository(Generic[ModelT]):
 
     def _staged_columns(self, items: Sequence[CreateSchema]) -> dict[str, builtins.list[Any]]:
         """Column lists for the Arrow table of a bulk insert (ids added later):
-        the values ``_column_value`` gives, converted a column at a time."""
+        the values ``_column_value`` gives, taken a column at a time."""
         columns: dict[str, builtins.list[Any]] = {}
         for column in self.insert_columns:
             if column in self.custom_columns:
                 columns[column] = [self._column_value(item, column) for item in items]
-                continue
-            values = builtins.list(map(attrgetter(column), items))
-            if column in self.json_columns:
-                columns[column] = [None if value is None else json_text(value) for value in values]
             else:
+                is_json = column in self.json_columns
                 columns[column] = [
-                    value.value if isinstance(value, Enum) else value for value in values
+                    to_param(value, is_json=is_json) for value in map(attrgetter(column), items)
                 ]
         return columns
 
