@@ -1,8 +1,30 @@
-"""Data builders shared by the tests."""
+"""Data builders and checks shared by the tests."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
+
+import anyio
+
+from project_architect_db import DatabaseEngine
+
+# The time series the README documents (restated here, not imported: the tests
+# pin the documented contract, not whatever the library happens to accept).
+METRICS = (
+    "projects_created",
+    "projects_completed",
+    "conversations_started",
+    "messages",
+    "documents_created",
+    "repositories_added",
+)
+GRANULARITIES = ("hour", "day", "week", "month")
+
+# Takes ~45 s on two cores; every test that runs it interrupts it long before.
+LONG_QUERY = (
+    "SELECT count(*) AS n FROM range(1000000000) a, range(10) b WHERE a.range + b.range = -1"
+)
 
 
 def project_data(**overrides: Any) -> dict[str, Any]:
@@ -36,3 +58,18 @@ def repository_data(project_id: int, **overrides: Any) -> dict[str, Any]:
         "provider": "github",
         **overrides,
     }
+
+
+async def assert_pool_whole(engine: DatabaseEngine) -> None:
+    """Nothing checked out or waiting, and every connection can be lent at once."""
+    stats = engine.stats()
+    assert (stats.checked_out, stats.waiters) == (0, 0), stats
+    capacity = stats.pool_size + stats.max_overflow
+    async with AsyncExitStack() as stack:
+        with anyio.fail_after(5):
+            sessions = [await stack.enter_async_context(engine.session()) for _ in range(capacity)]
+        for index, session in enumerate(sessions):
+            assert await session.execute("SELECT ? AS i", [index]) == [{"i": index}]
+        assert engine.stats().checked_out == capacity
+    stats = engine.stats()
+    assert (stats.checked_out, stats.waiters) == (0, 0), stats

@@ -27,7 +27,14 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal
-from helpers import conversation_data, document_data, project_data, repository_data
+from helpers import (
+    GRANULARITIES,
+    METRICS,
+    conversation_data,
+    document_data,
+    project_data,
+    repository_data,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -64,15 +71,6 @@ from project_architect_db import (
 Row = dict[str, Any]
 PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 
-METRICS = (
-    "projects_created",
-    "projects_completed",
-    "conversations_started",
-    "messages",
-    "documents_created",
-    "repositories_added",
-)
-GRANULARITIES = ("hour", "day", "week", "month")
 STATUSES = [s.value for s in ProjectStatus]
 PHASES = [p.value for p in ConversationPhase]
 ROLES = [r.value for r in MessageRole]

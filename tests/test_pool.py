@@ -11,7 +11,7 @@ import anyio
 import duckdb
 import pytest
 from anyio.abc import TaskStatus
-from helpers import project_data
+from helpers import LONG_QUERY, project_data
 
 from project_architect_db import (
     DatabaseEngine,
@@ -21,10 +21,6 @@ from project_architect_db import (
     Session,
 )
 
-# Takes ~45 s on two cores; every test that runs it interrupts it long before.
-LONG_QUERY = (
-    "SELECT count(*) AS n FROM range(1000000000) a, range(10) b WHERE a.range + b.range = -1"
-)
 # Takes a few tenths of a second.
 MEDIUM_QUERY = (
     "SELECT count(*) AS n FROM range(10000000) a, range(10) b WHERE a.range + b.range = -1"

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import duckdb
 import pytest
-from helpers import project_data
+from helpers import LONG_QUERY, project_data
 
 from project_architect_db import (
     DatabaseEngine,
@@ -23,10 +23,6 @@ from project_architect_db import (
     SessionManager,
 )
 
-# Takes ~45 s on two cores; every test that runs it interrupts it long before.
-LONG_QUERY = (
-    "SELECT count(*) AS n FROM range(1000000000) a, range(10) b WHERE a.range + b.range = -1"
-)
 INSERT_PROJECT = "INSERT INTO projects (name, project_idea) VALUES ($name, 'idea')"
 
 

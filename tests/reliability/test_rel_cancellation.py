@@ -32,7 +32,6 @@ import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any
 import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
-from helpers import conversation_data, project_data
+from helpers import assert_pool_whole, conversation_data, project_data
 
 from project_architect_db import (
     AnalyticsRepository,
@@ -61,21 +60,6 @@ SEED_PROJECTS = 12
 BULK_ITEMS = 3
 CALIBRATION_ATTEMPTS = 2 * WORKERS
 SEED = 20240606
-
-
-async def _assert_pool_whole(engine: DatabaseEngine) -> None:
-    """Nothing checked out or waiting, and every connection can be lent at once."""
-    stats = engine.stats()
-    assert (stats.checked_out, stats.waiters) == (0, 0), stats
-    capacity = stats.pool_size + stats.max_overflow
-    async with AsyncExitStack() as stack:
-        with anyio.fail_after(5):
-            sessions = [await stack.enter_async_context(engine.session()) for _ in range(capacity)]
-        for index, session in enumerate(sessions):
-            assert await session.execute("SELECT ? AS i", [index]) == [{"i": index}]
-        assert engine.stats().checked_out == capacity
-    stats = engine.stats()
-    assert (stats.checked_out, stats.waiters) == (0, 0), stats
 
 
 # -- the storm ---------------------------------------------------------------------------
@@ -417,7 +401,7 @@ async def test_a_storm_of_randomly_cancelled_operations_leaves_everything_consis
         for stage in ("waiting", "query", "transaction"):
             assert storm.cancelled_at[stage] > 0, storm.cancelled_at
 
-        await _assert_pool_whole(engine)
+        await assert_pool_whole(engine)
         committed = await _assert_audit_matches_state(engine)
         assert committed["transactions"] > 0
         assert committed["bulk loads"] > 0
@@ -435,7 +419,7 @@ async def test_a_storm_of_randomly_cancelled_operations_leaves_everything_consis
                 talk.id, {"role": "user", "content": "still works"}
             )
         assert [m.content for m in talk.messages] == ["still works"]
-        await _assert_pool_whole(engine)
+        await assert_pool_whole(engine)
 
 
 LANDING_ATTEMPTS = 250
@@ -476,7 +460,7 @@ async def test_a_cancelled_call_never_leaves_its_connection_inside_a_transaction
                     f"aborted transaction, and the next call on it failed: {error}"
                 )
         assert cancelled >= LANDING_ATTEMPTS // 4
-        await _assert_pool_whole(engine)
+        await assert_pool_whole(engine)
     async with DatabaseEngine(db_path) as reopened:
         rows = await reopened.execute_raw("SELECT count(*) AS n FROM projects")
         assert rows == [{"n": LANDING_ATTEMPTS}]
@@ -563,7 +547,7 @@ async def test_cancelling_a_long_analytics_call_stops_its_query(
             assert rows == [{"n": 10 * MESSAGES_EACH}]
             usage = await analytics.document_usage_stats()
             assert usage.total_documents == 0
-        await _assert_pool_whole(engine)
+        await assert_pool_whole(engine)
         # And a new session can run analytics again.
         async with engine.session() as session:
             health = await AnalyticsRepository(session).repository_health_metrics()

@@ -23,7 +23,14 @@ from typing import Any, TypeVar
 
 import pytest
 from anyio.from_thread import BlockingPortal
-from helpers import conversation_data, document_data, project_data, repository_data
+from helpers import (
+    GRANULARITIES,
+    METRICS,
+    conversation_data,
+    document_data,
+    project_data,
+    repository_data,
+)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -159,17 +166,6 @@ LOOKUPS = frozenset(
 RESERVED_KWARGS = frozenset({"limit", "offset", "order_by", "include_deleted"})
 #: The JSON path grammar of the README: $.key, $.key.subkey, $.key[0].
 DOCUMENTED_PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])+")
-METRICS = frozenset(
-    {
-        "projects_created",
-        "projects_completed",
-        "conversations_started",
-        "messages",
-        "documents_created",
-        "repositories_added",
-    }
-)
-GRANULARITIES = frozenset({"hour", "day", "week", "month"})
 
 
 def is_filter_key(key: str, columns: frozenset[str] = PROJECT_COLUMNS) -> bool:

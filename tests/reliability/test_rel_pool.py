@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import anyio
 import duckdb
 import pytest
 from anyio.abc import TaskStatus
-from helpers import conversation_data, project_data
+from helpers import LONG_QUERY, assert_pool_whole, conversation_data, project_data
 
 from project_architect_db import (
     ConversationRepository,
@@ -36,26 +35,6 @@ from project_architect_db import (
     Project,
     ProjectRepository,
 )
-
-# Runs for tens of seconds; every test interrupts it long before.
-LONG_QUERY = (
-    "SELECT count(*) AS n FROM range(1000000000) a, range(10) b WHERE a.range + b.range = -1"
-)
-
-
-async def _assert_pool_whole(engine: DatabaseEngine) -> None:
-    """Nothing checked out or waiting, and every connection can be lent at once."""
-    stats = engine.stats()
-    assert (stats.checked_out, stats.waiters) == (0, 0), stats
-    capacity = stats.pool_size + stats.max_overflow
-    async with AsyncExitStack() as stack:
-        with anyio.fail_after(5):
-            sessions = [await stack.enter_async_context(engine.session()) for _ in range(capacity)]
-        for index, session in enumerate(sessions):
-            assert await session.execute("SELECT ? AS i", [index]) == [{"i": index}]
-    stats = engine.stats()
-    assert (stats.checked_out, stats.waiters) == (0, 0), stats
-
 
 # -- exhaustion ------------------------------------------------------------------------
 
@@ -112,7 +91,7 @@ async def test_exhausted_pool_times_out_a_third_acquirer_while_holders_work_and_
         assert audit == [{"action": "create", "n": 4}, {"action": "update", "n": 2}]
         stats = engine.stats()
         assert stats.acquisition_timeouts == 2
-        await _assert_pool_whole(engine)
+        await assert_pool_whole(engine)
 
 
 # -- fairness --------------------------------------------------------------------------
@@ -196,7 +175,7 @@ async def test_waiters_are_served_in_arrival_order_one_returned_connection_at_a_
         stats = engine.stats()
         assert (stats.checked_out, stats.waiters, stats.acquisition_timeouts) == (0, 0, 0)
         assert stats.total_acquisitions == 2 + len(order)
-        await _assert_pool_whole(engine)
+        await assert_pool_whole(engine)
 
 
 # -- graceful shutdown -------------------------------------------------------------------

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import random
 import time
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anyio
 import pydantic
 import pytest
-from helpers import conversation_data, project_data
+from helpers import LONG_QUERY, assert_pool_whole, conversation_data, project_data
 
 from project_architect_db import (
     ConversationRepository,
@@ -24,10 +23,6 @@ from project_architect_db import (
     StatementTimeoutError,
 )
 
-# Runs for tens of seconds; every test interrupts it long before.
-LONG_QUERY = (
-    "SELECT count(*) AS n FROM range(1000000000) a, range(10) b WHERE a.range + b.range = -1"
-)
 # A tenth of a second or more (several tenths on a busy machine).
 SLOW_QUERY = "SELECT count(*) AS n FROM range(5000000) a, range(10) b WHERE a.range + b.range = -1"
 TABLES = ("projects", "conversations", "audit_log", "search_terms")
@@ -41,26 +36,12 @@ async def _row_counts(engine: DatabaseEngine) -> dict[str, int]:
         }
 
 
-async def _assert_pool_whole(engine: DatabaseEngine) -> None:
-    """Nothing checked out or waiting, and every connection can be lent at once."""
-    stats = engine.stats()
-    assert (stats.checked_out, stats.waiters) == (0, 0), stats
-    capacity = stats.pool_size + stats.max_overflow
-    async with AsyncExitStack() as stack:
-        with anyio.fail_after(5):
-            sessions = [await stack.enter_async_context(engine.session()) for _ in range(capacity)]
-        for index, session in enumerate(sessions):
-            assert await session.execute("SELECT ? AS i", [index]) == [{"i": index}]
-    stats = engine.stats()
-    assert (stats.checked_out, stats.waiters) == (0, 0), stats
-
-
 async def _assert_engine_usable(engine: DatabaseEngine) -> None:
     async with engine.session() as session:
         projects = ProjectRepository(session)
         created = await projects.create(project_data(name="afterwards"))
         assert await projects.get_by_id(created.id) == created
-    await _assert_pool_whole(engine)
+    await assert_pool_whole(engine)
 
 
 async def _write_a_little_of_everything(session: Session, tag: str) -> None:
@@ -196,7 +177,7 @@ async def test_fast_calls_under_the_statement_timeout_are_unaffected(db_path: Pa
         counts = await _row_counts(engine)
         assert (counts["projects"], counts["conversations"]) == (8, 1)
         assert counts["audit_log"] == 8 + 1 + 1 + 1  # creates, the update, the message
-        await _assert_pool_whole(engine)
+        await assert_pool_whole(engine)
 
 
 async def test_a_timed_out_repository_write_is_rolled_back(db_path: Path) -> None:
@@ -226,7 +207,7 @@ async def test_per_session_statement_timeout_applies_without_an_engine_one(
     # Other sessions of the same engine have no limit.
     async with engine.session() as session:
         assert await session.execute(SLOW_QUERY) == [{"n": 0}]
-    await _assert_pool_whole(engine)
+    await assert_pool_whole(engine)
 
 
 @pytest.mark.parametrize("override", [None, 30.0])
@@ -291,7 +272,7 @@ async def test_after_a_statement_timeout_the_transaction_refuses_statements_unti
         await ProjectRepository(session).create(project_data(name="kept"))
     names = await engine.execute_raw("SELECT name FROM projects")
     assert names == [{"name": "kept"}]
-    await _assert_pool_whole(engine)
+    await assert_pool_whole(engine)
 
 
 INVALID_TIMEOUTS = [0, 0.0, -1, -0.5, float("nan")]
