@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
+from anyio.from_thread import BlockingPortal
 
-from project_architect_db import DatabaseEngine
+from project_architect_db import DatabaseEngine, Session
+
+T = TypeVar("T")
+
+#: The ``portal_engine`` fixture: an event loop in a thread and an engine on it.
+PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 
 # The time series the README documents (restated here, not imported: the tests
 # pin the documented contract, not whatever the library happens to accept).
@@ -73,3 +80,15 @@ async def assert_pool_whole(engine: DatabaseEngine) -> None:
         assert engine.stats().checked_out == capacity
     stats = engine.stats()
     assert (stats.checked_out, stats.waiters) == (0, 0), stats
+
+
+def run_in_session(pe: PortalEngine, work: Callable[[Session], Awaitable[T]]) -> T:
+    """``work(session)`` in a fresh auto-commit session, on the portal's event loop
+    (for synchronous hypothesis tests)."""
+    portal, engine = pe
+
+    async def in_session() -> T:
+        async with engine.session() as session:
+            return await work(session)
+
+    return portal.call(in_session)

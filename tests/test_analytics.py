@@ -26,10 +26,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from anyio.from_thread import BlockingPortal
 from helpers import (
     GRANULARITIES,
     METRICS,
+    PortalEngine,
     conversation_data,
     document_data,
     project_data,
@@ -69,7 +69,6 @@ from project_architect_db import (
 )
 
 Row = dict[str, Any]
-PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 
 STATUSES = [s.value for s in ProjectStatus]
 PHASES = [p.value for p in ConversationPhase]

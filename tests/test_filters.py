@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from anyio.from_thread import BlockingPortal
-from helpers import project_data, repository_data
+from helpers import PortalEngine, project_data, repository_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,8 +29,6 @@ from project_architect_db import (
     RepositoryRepository,
     Session,
 )
-
-PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 
 PROPERTY = settings(
     max_examples=30,

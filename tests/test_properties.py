@@ -8,14 +8,12 @@ is stated relative to what was there before the example ran.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from anyio.from_thread import BlockingPortal
-from helpers import project_data
+from helpers import PortalEngine, project_data, run_in_session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -23,7 +21,6 @@ from pydantic_core import to_jsonable_python
 
 from project_architect_db import (
     BaseRepository,
-    DatabaseEngine,
     DocumentCreate,
     DocumentRepository,
     DocumentType,
@@ -35,9 +32,6 @@ from project_architect_db import (
     RepositoryRepository,
     Session,
 )
-
-T = TypeVar("T")
-PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 
 PROPERTY = settings(
     max_examples=25,
@@ -225,17 +219,6 @@ KINDS = pytest.mark.parametrize("kind", [PROJECTS, DOCUMENTS, REPOSITORIES], ids
 # -- helpers -------------------------------------------------------------------------
 
 
-def run(pe: PortalEngine, work: Callable[[Session], Awaitable[T]]) -> T:
-    """Run ``work(session)`` in a fresh session of the engine, on the portal's loop."""
-    portal, engine = pe
-
-    async def in_session() -> T:
-        async with engine.session() as session:
-            return await work(session)
-
-    return portal.call(in_session)
-
-
 def audit_rows(pe: PortalEngine) -> int:
     portal, engine = pe
 
@@ -250,7 +233,7 @@ def with_parent(pe: PortalEngine, kind: Kind, data: dict[str, Any]) -> dict[str,
     """``data`` as create input: children get a fresh live parent project."""
     if not kind.has_parent:
         return data
-    parent = run(pe, lambda s: ProjectRepository(s).create(project_data()))
+    parent = run_in_session(pe, lambda s: ProjectRepository(s).create(project_data()))
     return {"project_id": parent.id, **data}
 
 
@@ -289,7 +272,7 @@ def test_create_then_get_returns_what_was_written(
         created = await repo.create(item)
         return created, await repo.get_by_id(created.id)
 
-    created, fetched = run(portal_engine, work)
+    created, fetched = run_in_session(portal_engine, work)
     assert fetched == created
     assert_written(fetched, item, kind)
     if kind is PROJECTS:
@@ -317,7 +300,7 @@ def test_update_changes_exactly_the_given_fields(
         after = await repo.get_by_id(before.id)
         return before, returned, after, await repo.history(before.id)
 
-    before, returned, after, history = run(portal_engine, work)
+    before, returned, after, history = run_in_session(portal_engine, work)
     assert returned == after
     for field, value in changes.items():
         assert getattr(after, field) == as_stored(value), field
@@ -356,7 +339,7 @@ def test_update_audits_the_old_value_of_a_json_column_as_json_not_as_text(
         await projects.update(project.id, {"architecture": {"framework": "Django"}})
         return (await projects.history(project.id))[-1].changes["architecture"]
 
-    audited = run(portal_engine, work)
+    audited = run_in_session(portal_engine, work)
     assert audited["new"] == {"framework": "Django"}
     assert audited["old"] == {"framework": "FastAPI"}
 
@@ -371,13 +354,13 @@ def test_soft_delete_hides_and_restore_brings_back(
     portal_engine: PortalEngine, kind: Kind, data: st.DataObject
 ) -> None:
     item = with_parent(portal_engine, kind, data.draw(kind.creates(), label="create"))
-    original = run(portal_engine, lambda s: kind.repository(s).create(item))
+    original = run_in_session(portal_engine, lambda s: kind.repository(s).create(item))
 
     async def counts(session: Session) -> tuple[int, int]:
         repo = kind.repository(session)
         return await repo.count(), await repo.count(include_deleted=True)
 
-    live_before, all_before = run(portal_engine, counts)
+    live_before, all_before = run_in_session(portal_engine, counts)
 
     async def delete(session: Session) -> dict[str, Any]:
         repo = kind.repository(session)
@@ -393,7 +376,7 @@ def test_soft_delete_hides_and_restore_brings_back(
             "again": await repo.delete(original.id),
         }
 
-    seen = run(portal_engine, delete)
+    seen = run_in_session(portal_engine, delete)
     assert seen["deleted"] is True
     assert seen["get"] is None
     hidden = seen["get_deleted"]
@@ -417,7 +400,7 @@ def test_soft_delete_hides_and_restore_brings_back(
             await repo.history(original.id),
         )
 
-    restored, fetched, live_after, history = run(portal_engine, restore)
+    restored, fetched, live_after, history = run_in_session(portal_engine, restore)
     assert restored == original
     assert fetched == original
     assert live_after == live_before
@@ -436,7 +419,7 @@ def test_bulk_create_writes_every_item_in_input_order(
     drawn = data.draw(st.lists(kind.creates(), max_size=30), label="items")
     parent = with_parent(portal_engine, kind, {})
     items = [{**parent, **item} for item in drawn]
-    count_before = run(portal_engine, lambda s: kind.repository(s).count())
+    count_before = run_in_session(portal_engine, lambda s: kind.repository(s).count())
     audit_before = audit_rows(portal_engine)
 
     async def work(session: Session) -> tuple[list[Any], list[Any], list[Any], int]:
@@ -446,7 +429,7 @@ def test_bulk_create_writes_every_item_in_input_order(
         histories = [await repo.history(row.id) for row in created]
         return created, fetched, histories, await repo.count()
 
-    created, fetched, histories, count_after = run(portal_engine, work)
+    created, fetched, histories, count_after = run_in_session(portal_engine, work)
     assert len(created) == len(items)
     assert count_after == count_before + len(items)
     assert audit_rows(portal_engine) == audit_before + len(items)
@@ -472,14 +455,18 @@ def test_bulk_create_with_one_invalid_item_writes_nothing(
     field, bad = data.draw(st.sampled_from(kind.breakers), label="breaker")
     base = data.draw(kind.creates(), label="base of the invalid item")
     items.insert(position, {**parent, **base, field: bad})
-    count_before = run(portal_engine, lambda s: kind.repository(s).count(include_deleted=True))
+    count_before = run_in_session(
+        portal_engine, lambda s: kind.repository(s).count(include_deleted=True)
+    )
     audit_before = audit_rows(portal_engine)
 
     with pytest.raises(ValidationError) as caught:
-        run(portal_engine, lambda s: kind.repository(s).bulk_create(items))
+        run_in_session(portal_engine, lambda s: kind.repository(s).bulk_create(items))
 
     assert caught.value.errors()[0]["loc"][:2] == (position, field)
-    count_after = run(portal_engine, lambda s: kind.repository(s).count(include_deleted=True))
+    count_after = run_in_session(
+        portal_engine, lambda s: kind.repository(s).count(include_deleted=True)
+    )
     assert count_after == count_before
     assert audit_rows(portal_engine) == audit_before
 
@@ -502,15 +489,19 @@ def test_invalid_project_input_is_refused_naming_the_field(
     portal_engine: PortalEngine, base: dict[str, Any], invalid: tuple[str, Any]
 ) -> None:
     field, value = invalid
-    count_before = run(portal_engine, lambda s: ProjectRepository(s).count(include_deleted=True))
+    count_before = run_in_session(
+        portal_engine, lambda s: ProjectRepository(s).count(include_deleted=True)
+    )
     audit_before = audit_rows(portal_engine)
 
     with pytest.raises(ValidationError) as caught:
-        run(portal_engine, lambda s: ProjectRepository(s).create({**base, field: value}))
+        run_in_session(portal_engine, lambda s: ProjectRepository(s).create({**base, field: value}))
 
     errors = caught.value.errors()
     assert errors[0]["loc"] == (field,)
     assert {error["loc"] for error in errors} == {(field,)}
-    after = run(portal_engine, lambda s: ProjectRepository(s).count(include_deleted=True))
+    after = run_in_session(
+        portal_engine, lambda s: ProjectRepository(s).count(include_deleted=True)
+    )
     assert after == count_before
     assert audit_rows(portal_engine) == audit_before

@@ -15,8 +15,7 @@ from typing import Any
 
 import anyio
 import pytest
-from anyio.from_thread import BlockingPortal
-from helpers import document_data, project_data
+from helpers import PortalEngine, document_data, project_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,8 +29,6 @@ from project_architect_db import (
     Session,
 )
 from project_architect_db.queries.builder import QueryBuilder
-
-PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 
 PROPERTY = settings(
     max_examples=30,

@@ -19,17 +19,18 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from anyio.from_thread import BlockingPortal
 from helpers import (
     GRANULARITIES,
     METRICS,
+    PortalEngine,
     conversation_data,
     document_data,
     project_data,
     repository_data,
+    run_in_session,
 )
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -50,9 +51,6 @@ from project_architect_db import (
     Session,
 )
 from project_architect_db.search import index_terms, query_terms
-
-T = TypeVar("T")
-PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 
 PROPERTY = settings(
     max_examples=30,
@@ -289,17 +287,6 @@ def checked(pe: PortalEngine, *works: Work) -> Checked:
     assert after.schema == before.schema
     assert after.tables == before.tables
     return result
-
-
-def run(pe: PortalEngine, work: Callable[[Session], Awaitable[T]]) -> T:
-    """``work(session)`` in a fresh auto-commit session, on the portal's event loop."""
-    portal, engine = pe
-
-    async def in_session() -> T:
-        async with engine.session() as session:
-            return await work(session)
-
-    return portal.call(in_session)
 
 
 # -- seed data -------------------------------------------------------------------------
@@ -746,7 +733,7 @@ def test_hostile_project_values_round_trip_exactly(
         found = await projects.search_by_name(name, limit=10_000)
         return created, [p.id for p in found]
 
-    created, searched = run(pe, write)
+    created, searched = run_in_session(pe, write)
     if query_terms(name):
         assert created.id in searched
 
@@ -771,7 +758,7 @@ def test_hostile_project_values_round_trip_exactly(
             "history": await projects.history(pid),
         }
 
-    seen = run(pe, read)
+    seen = run_in_session(pe, read)
     fetched = seen["fetched"]
     assert fetched == created
     assert (fetched.name, fetched.description, fetched.project_idea) == (name, description, idea)
@@ -789,7 +776,7 @@ def test_hostile_project_values_round_trip_exactly(
 
     after = snapshot(pe)
     assert after.schema == before.schema
-    indexed = run(
+    indexed = run_in_session(
         pe,
         lambda s: s.execute(
             "SELECT count(*) AS n FROM search_terms WHERE entity = 'project' AND entity_id = $id",

@@ -21,8 +21,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from anyio.from_thread import BlockingPortal
-from helpers import conversation_data, document_data, project_data, repository_data
+from helpers import PortalEngine, conversation_data, document_data, project_data, repository_data
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -33,7 +32,6 @@ from project_architect_db import (
     ConversationPhase,
     ConversationRepository,
     ConversationUpdate,
-    DatabaseEngine,
     DocumentCreate,
     DocumentRepository,
     DocumentType,
@@ -574,7 +572,6 @@ def test_text_and_json_fields_refuse_lone_surrogates_naming_the_field() -> None:
 
 # -- through the repositories ----------------------------------------------------------------
 
-PortalEngine = tuple[BlockingPortal, DatabaseEngine]
 TABLES = ("projects", "conversations", "documents", "repositories", "audit_log", "search_terms")
 
 
