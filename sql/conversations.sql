@@ -111,7 +111,7 @@ DELETE FROM conversations
 WHERE project_id = :project_id
 RETURNING id;
 
--- name: bulk_insert_conversations()
+-- name: bulk_insert_conversations()<!
 -- Inserts the rows of the Arrow table registered as staged_conversations
 -- (ids drawn beforehand; messages as JSON text).
 INSERT INTO conversations (id, project_id, title, phase, messages)
@@ -119,7 +119,7 @@ SELECT id, project_id, title, phase, CAST(CAST(messages AS JSON) AS message[])
 FROM staged_conversations
 RETURNING *;
 
--- name: audit_bulk_insert_conversations()
+-- name: audit_bulk_insert_conversations()!
 -- One 'create' audit entry per staged conversation.
 INSERT INTO audit_log (entity, entity_id, action, changes)
 SELECT 'conversation', id, 'create',

@@ -106,14 +106,14 @@ DELETE FROM documents
 WHERE project_id = :project_id
 RETURNING id;
 
--- name: bulk_insert_documents()
+-- name: bulk_insert_documents()<!
 -- Inserts the rows of the Arrow table registered as staged_documents.
 INSERT INTO documents (id, project_id, title, doc_type, content, metadata)
 SELECT id, project_id, title, doc_type, content, metadata::JSON
 FROM staged_documents
 RETURNING *;
 
--- name: audit_bulk_insert_documents()
+-- name: audit_bulk_insert_documents()!
 -- One 'create' audit entry per staged document.
 INSERT INTO audit_log (entity, entity_id, action, changes)
 SELECT 'document', id, 'create',

@@ -74,7 +74,7 @@ DELETE FROM projects
 WHERE id = :id
 RETURNING id;
 
--- name: bulk_insert_projects()
+-- name: bulk_insert_projects()<!
 -- Inserts the rows of the Arrow table registered as staged_projects, whose ids
 -- were drawn from projects_id_seq beforehand (so input order = id order).
 INSERT INTO projects (id, name, description, project_idea, architecture, status, completed_at)
@@ -83,7 +83,7 @@ SELECT id, name, description, project_idea, architecture::JSON, status,
 FROM staged_projects
 RETURNING *;
 
--- name: audit_bulk_insert_projects()
+-- name: audit_bulk_insert_projects()!
 -- One 'create' audit entry per row of staged_projects, holding the values written.
 INSERT INTO audit_log (entity, entity_id, action, changes)
 SELECT 'project', id, 'create',

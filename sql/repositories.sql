@@ -102,7 +102,7 @@ DELETE FROM repositories
 WHERE project_id = :project_id
 RETURNING id;
 
--- name: bulk_insert_repositories()
+-- name: bulk_insert_repositories()<!
 -- Inserts the rows of the Arrow table registered as staged_repositories.
 INSERT INTO repositories (id, project_id, name, url, provider, default_branch,
                           primary_language, stars, open_issues, last_commit_at, metadata)
@@ -111,7 +111,7 @@ SELECT id, project_id, name, url, provider, default_branch,
 FROM staged_repositories
 RETURNING *;
 
--- name: audit_bulk_insert_repositories()
+-- name: audit_bulk_insert_repositories()!
 -- One 'create' audit entry per staged repository.
 INSERT INTO audit_log (entity, entity_id, action, changes)
 SELECT 'repository', id, 'create',

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from ..errors import DatabaseError
+from . import statements as sql
 from .runner import NeverCancelled, ResultColumns, StatementRunner
 from .sql import migrations
 from .stats import QueryStatsRecorder
@@ -15,8 +16,8 @@ __all__ = ["apply_migrations", "pending_migrations"]
 def pending_migrations(runner: StatementRunner) -> list[int]:
     """Versions of the migrations this database has not applied yet."""
     applied: set[int] = set()
-    if runner.value("migrations_table_exists"):
-        applied = {row["version"] for row in runner.rows("applied_migrations")}
+    if runner.value(sql.MIGRATIONS_TABLE_EXISTS):
+        applied = {row["version"] for row in runner.rows(sql.APPLIED_MIGRATIONS)}
     return [m.version for m in migrations() if m.version not in applied]
 
 
@@ -38,14 +39,14 @@ def apply_migrations(
                     "with read_only=False to upgrade it, or pass migrate=False"
                 )
             return []
-        runner.run("create_schema_migrations")
+        runner.run(sql.CREATE_SCHEMA_MIGRATIONS)
         pending = pending_migrations(runner)
         by_version = {m.version: m for m in migrations()}
         for version in pending:
             migration = by_version[version]
             with runner.atomic():
                 runner.script(f"migration {version:04d}_{migration.name}", migration.script)
-                runner.run("record_migration", version=version, name=migration.name)
+                runner.run(sql.RECORD_MIGRATION, version=version, name=migration.name)
         return pending
     except duckdb.Error as exc:
         raise DatabaseError(f"applying migrations failed: {exc}") from exc

@@ -26,7 +26,8 @@ from ..errors import (
     InvalidQueryError,
     ProjectArchitectDBError,
 )
-from .sql import NamedQuery, get_query
+from .sql import NamedQuery
+from .statements import Statement, Use, checked_query
 from .stats import QueryStatsRecorder
 
 __all__ = [
@@ -117,14 +118,14 @@ class StatementRunner:
 
     # -- statements --------------------------------------------------------------
 
-    def rows(self, query_name: str, **params: Any) -> list[Row]:
+    def rows(self, statement: Statement, **params: Any) -> list[Row]:
         """All rows of a named query, as dicts keyed by column name."""
-        query = get_query(query_name)
+        query = self._query(statement, Use.ROWS, params)
         return self._as_dicts(query.sql, self._execute(query, params))
 
-    def one(self, query_name: str, **params: Any) -> Row | None:
+    def one(self, statement: Statement, **params: Any) -> Row | None:
         """The first row of a named query, or None."""
-        query = get_query(query_name)
+        query = self._query(statement, Use.ONE, params)
         cursor = self._execute(query, params)
         row = cursor.fetchone()
         if row is None:
@@ -133,19 +134,19 @@ class StatementRunner:
         cursor.fetchall()
         return dict(zip(self._columns.of(query.sql, cursor), row, strict=True))
 
-    def value(self, query_name: str, **params: Any) -> Any:
+    def value(self, statement: Statement, **params: Any) -> Any:
         """The first column of the first row of a named query, or None."""
-        query = get_query(query_name)
+        query = self._query(statement, Use.VALUE, params)
         row = self._execute(query, params).fetchone()
         return None if row is None else row[0]
 
-    def run(self, query_name: str, **params: Any) -> None:
+    def run(self, statement: Statement, **params: Any) -> None:
         """Run a named query for its effect, discarding any result."""
-        query = get_query(query_name)
+        query = self._query(statement, Use.RUN, params)
         # Every DuckDB statement has a result (DML: its row count); drain it.
         self._execute(query, params).fetchall()
 
-    def composed(self, label: str, sql: str, params: dict[str, Any]) -> list[Row]:
+    def composed(self, base: Statement, sql: str, params: dict[str, Any]) -> list[Row]:
         """Rows of SQL composed around a named query (filters, ordering, paging),
         recorded in the stats under that query's name."""
         self._check_cancelled()
@@ -153,7 +154,7 @@ class StatementRunner:
         try:
             return self._as_dicts(sql, self.connection.execute(sql, params))
         finally:
-            self._recorder.record(label, time.perf_counter() - started)
+            self._recorder.record(base.name, time.perf_counter() - started)
 
     @contextmanager
     def staged(self, name: str, table: Any) -> Iterator[None]:
@@ -248,6 +249,17 @@ class StatementRunner:
     def _check_cancelled(self) -> None:
         if self._call.cancelled:
             raise CallCancelled()
+
+    def _query(self, statement: Statement, use: Use, params: dict[str, Any]) -> NamedQuery:
+        """The query behind ``statement``, refusing a use or parameters it was not
+        registered with (a bug in the library, caught by its tests and check-sql)."""
+        if statement.use is not use or params.keys() != statement.parameter_set:
+            raise InvalidQueryError(
+                f"statement {statement.name!r} is registered as {statement.use.value}"
+                f"({', '.join(statement.parameters)}), not run as {use.value}"
+                f"({', '.join(params)})"
+            )
+        return checked_query(statement)
 
     def _execute(self, query: NamedQuery, params: dict[str, Any]) -> duckdb.DuckDBPyConnection:
         self._check_cancelled()

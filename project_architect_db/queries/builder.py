@@ -30,6 +30,7 @@ from pydantic_core import to_jsonable_python
 
 from ..core.runner import StatementRunner
 from ..core.session import Session
+from ..core.statements import BY_TABLE, Statement
 from ..errors import InvalidQueryError
 from ..schemas.common import EntityModel, to_utc
 from ..schemas.results import Page
@@ -291,8 +292,8 @@ class QueryBuilder(Generic[ModelT]):
     # -- internals ---------------------------------------------------------------
 
     @property
-    def _base(self) -> str:
-        return f"list_{self._model.table_name}"  # type: ignore[attr-defined]
+    def _base(self) -> Statement:
+        return BY_TABLE[self._model.table_name].listing  # type: ignore[attr-defined]
 
     def _where(self) -> tuple[str, dict[str, Any]]:
         return where_clause(self._conditions, self._include_deleted)

@@ -33,7 +33,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..core.sql import get_query
+from ..core.statements import Statement, checked_query
 from ..errors import InvalidQueryError
 
 __all__ = [
@@ -257,8 +257,8 @@ def compile_order(terms: Sequence[tuple[str, bool]]) -> str:
     )
 
 
-def base_sql(base: str) -> str:
-    return get_query(base).sql.strip().rstrip(";")
+def base_sql(base: Statement) -> str:
+    return checked_query(base).sql.strip().rstrip(";")
 
 
 def check_count(label: str, number: Any) -> int:

@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from ..core import statements as sql
 from ..core.runner import Row, StatementRunner
 from ..core.session import Session
+from ..core.statements import Statement
 from ..errors import InvalidQueryError, NotFoundError
 from ..schemas.analytics import (
     GRANULARITIES,
@@ -165,7 +167,7 @@ def cross_entity_from(row: Row) -> CrossEntityMetrics:
 # -- the queries, as functions of a StatementRunner (so a refresh can run them all in one hop)
 
 
-def _single(db: StatementRunner, query: str, **params: Any) -> Row:
+def _single(db: StatementRunner, query: Statement, **params: Any) -> Row:
     row = db.one(query, **params)
     assert row is not None  # aggregate queries always return one row
     return row
@@ -174,27 +176,27 @@ def _single(db: StatementRunner, query: str, **params: Any) -> Row:
 def compute_project_metrics(
     db: StatementRunner, start: datetime | None, end: datetime | None
 ) -> ProjectMetrics:
-    return project_metrics_from(_single(db, "project_metrics", start=start, end=end))
+    return project_metrics_from(_single(db, sql.PROJECT_METRICS, start=start, end=end))
 
 
 def compute_conversation_flow(db: StatementRunner) -> ConversationFlowMetrics:
-    return conversation_flow_from(_single(db, "conversation_flow"))
+    return conversation_flow_from(_single(db, sql.CONVERSATION_FLOW))
 
 
 def compute_document_usage(db: StatementRunner) -> DocumentUsageStats:
-    row = _single(db, "document_usage")
+    row = _single(db, sql.DOCUMENT_USAGE)
     per_week = db.rows(
-        "time_series", metric="documents_created", granularity="week", start=None, end=None
+        sql.TIME_SERIES, metric="documents_created", granularity="week", start=None, end=None
     )
     return document_usage_from(row, per_week)
 
 
 def compute_repository_health(db: StatementRunner, now: datetime) -> RepositoryHealthMetrics:
-    return repository_health_from(_single(db, "repository_health", now=now))
+    return repository_health_from(_single(db, sql.REPOSITORY_HEALTH, now=now))
 
 
 def compute_cross_entity(db: StatementRunner, now: datetime) -> CrossEntityMetrics:
-    return cross_entity_from(_single(db, "cross_entity", now=now))
+    return cross_entity_from(_single(db, sql.CROSS_ENTITY, now=now))
 
 
 #: Stored summaries: name -> (result model, how to compute it at refresh time).
@@ -209,9 +211,9 @@ SUMMARIES: dict[str, tuple[type[BaseModel], Callable[[StatementRunner, datetime]
 
 def compute_summaries(db: StatementRunner, now: datetime) -> list[str]:
     """Recompute and store every summary (inside the caller's transaction)."""
-    db.run("clear_analytics_summaries")
+    db.run(sql.CLEAR_ANALYTICS_SUMMARIES)
     for name, (_, compute) in SUMMARIES.items():
-        db.run("store_analytics_summary", name=name, payload=compute(db, now).model_dump_json())
+        db.run(sql.STORE_ANALYTICS_SUMMARY, name=name, payload=compute(db, now).model_dump_json())
     return list(SUMMARIES)
 
 
@@ -293,7 +295,7 @@ class AnalyticsRepository:
 
         def work(db: StatementRunner) -> TimeSeriesData:
             rows = db.rows(
-                "time_series", metric=metric, granularity=granularity, start=start, end=end
+                sql.TIME_SERIES, metric=metric, granularity=granularity, start=start, end=end
             )
             return TimeSeriesData(
                 metric=metric,
@@ -308,7 +310,7 @@ class AnalyticsRepository:
 
     async def _summary(self, name: str, model: type[ResultT]) -> ResultT:
         def work(db: StatementRunner) -> ResultT:
-            row = db.one("get_analytics_summary", name=name)
+            row = db.one(sql.GET_ANALYTICS_SUMMARY, name=name)
             if row is None:
                 raise NotFoundError(
                     "analytics summary",

@@ -5,10 +5,9 @@ statement it needs in one worker-thread trip (``session.run_in_worker``) and
 builds the read models there too. Writes and their audit entries commit
 together: in their own transaction, or in the caller's when the session has one.
 
-Statements come from ``sql/<table>.sql`` by a naming convention:
-``get_<entity>``, ``list_<table>``, ``insert_<entity>``, ``update_<entity>``,
-``soft_delete_<entity>``, ``restore_<entity>``, ``hard_delete_<entity>``,
-``bulk_insert_<table>`` and ``audit_bulk_insert_<table>``.
+Statements come from ``sql/<table>.sql``; which ones, and with which
+parameters, is listed once in ``core/statements.py`` (each subclass names its
+``EntityStatements``).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import pyarrow as pa
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_json, to_jsonable_python
 
+from ..core import statements as sql
 from ..core.runner import Row, StatementRunner
 from ..core.session import Session
 from ..errors import ConflictError, InvalidQueryError, NotFoundError
@@ -52,6 +52,22 @@ Progress = Callable[[int, int], object]
 #: Rows staged and inserted per statement by bulk_create (progress is reported per chunk).
 BULK_CHUNK = 10_000
 E = TypeVar("E", bound=Enum)
+
+#: Audit entries staged for one INSERT (``insert_staged_audit_entries``).
+STAGED_AUDIT_SCHEMA = pa.schema(
+    [
+        ("entity", pa.string()),
+        ("entity_id", pa.int64()),
+        ("action", pa.string()),
+        ("changes", pa.string()),
+    ]
+)
+#: Each row's words of one field, space-joined (``distinct_staged_words``).
+STAGED_WORDS_SCHEMA = pa.schema(
+    [("entity_id", pa.int64()), ("field", pa.string()), ("words", pa.string())]
+)
+#: Each distinct indexable word and its stem (``insert_staged_search_words``).
+STAGED_STEMS_SCHEMA = pa.schema([("word", pa.string()), ("stem", pa.string())])
 
 
 def to_param(value: Any, *, is_json: bool) -> Any:
@@ -110,10 +126,9 @@ class BaseRepository(Generic[ModelT]):
     model: type[ModelT]
     create_schema: ClassVar[type[CreateSchema]]
     update_schema: ClassVar[type[UpdateSchema]]
-    #: Columns the insert statement takes, in order (besides generated ones).
-    insert_columns: ClassVar[tuple[str, ...]]
-    #: Columns the update statement writes (besides id and version).
-    update_columns: ClassVar[tuple[str, ...]]
+    #: The entity's statements (core/statements.py), which also give the columns
+    #: a create and an update write.
+    statements: ClassVar[sql.EntityStatements]
     #: Columns stored as JSON, bound as JSON text.
     json_columns: ClassVar[frozenset[str]] = frozenset()
     #: Columns whose value a subclass's ``_column_value`` builds itself.
@@ -125,6 +140,17 @@ class BaseRepository(Generic[ModelT]):
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "statements" in cls.__dict__:
+            #: Columns the insert statement takes, in order (besides generated ones).
+            cls.insert_columns = cls.statements.insert_columns
+            #: Columns the update statement writes (besides id and version).
+            cls.update_columns = cls.statements.update_columns
+
+    insert_columns: ClassVar[tuple[str, ...]]
+    update_columns: ClassVar[tuple[str, ...]]
 
     async def __aenter__(self) -> Self:
         return self
@@ -141,10 +167,9 @@ class BaseRepository(Generic[ModelT]):
 
     async def get_by_id(self, id: int, *, include_deleted: bool = False) -> ModelT | None:
         """The row with this id, or None. Soft-deleted rows only with ``include_deleted``."""
-        query = f"get_{self.entity}"
 
         def work(db: StatementRunner) -> ModelT | None:
-            row = db.one(query, id=id, include_deleted=include_deleted)
+            row = db.one(self.statements.get, id=id, include_deleted=include_deleted)
             return None if row is None else self.model.from_row(row)
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
@@ -206,7 +231,7 @@ class BaseRepository(Generic[ModelT]):
         """The audit trail of one row, oldest first (empty if it never existed)."""
 
         def work(db: StatementRunner) -> builtins.list[AuditEntry]:
-            rows = db.rows("audit_history", entity=self.entity.value, entity_id=id)
+            rows = db.rows(sql.AUDIT_HISTORY, entity=self.entity.value, entity_id=id)
             return [AuditEntry.from_row(row) for row in rows]
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
@@ -221,7 +246,7 @@ class BaseRepository(Generic[ModelT]):
 
         def work(db: StatementRunner) -> ModelT:
             with db.atomic():
-                row = db.one(f"insert_{self.entity}", **params)
+                row = db.one(self.statements.insert, **params)
                 if row is None:
                     raise self._missing_parent(params)
                 self._audit(db, row["id"], AuditAction.CREATE, changes)
@@ -259,12 +284,12 @@ class BaseRepository(Generic[ModelT]):
         def work(db: StatementRunner) -> bool:
             with db.atomic():
                 if hard:
-                    gone = db.one(f"hard_delete_{self.entity}", id=id)
+                    gone = db.one(self.statements.hard_delete, id=id)
                     changes: dict[str, Any] = {"hard": True}
                     if gone is not None:
                         self._unindex(db, id)
                 else:
-                    gone = db.one(f"soft_delete_{self.entity}", id=id)
+                    gone = db.one(self.statements.soft_delete, id=id)
                     changes = (
                         {}
                         if gone is None
@@ -286,7 +311,7 @@ class BaseRepository(Generic[ModelT]):
 
         def work(db: StatementRunner) -> ModelT:
             with db.atomic():
-                row = db.one(f"restore_{self.entity}", id=id)
+                row = db.one(self.statements.restore, id=id)
                 if row is None:
                     return self._model_not_restored(db, id)
                 self._audit(db, id, AuditAction.RESTORE, "{}")
@@ -343,7 +368,7 @@ class BaseRepository(Generic[ModelT]):
                 self._check_parents(db, columns)
                 ids = sorted(
                     row["id"]
-                    for row in db.rows("next_ids", sequence_name=f"{self.table}_id_seq", n=total)
+                    for row in db.rows(sql.NEXT_IDS, sequence_name=f"{self.table}_id_seq", n=total)
                 )
                 for start in range(0, total, BULK_CHUNK):
                     end = min(start + BULK_CHUNK, total)
@@ -352,10 +377,10 @@ class BaseRepository(Generic[ModelT]):
                     self._index_many(db, ids[start:end], chunk)
                     with db.staged(staged, table):
                         if returning:
-                            rows.extend(db.rows(f"bulk_insert_{self.table}"))
+                            rows.extend(db.rows(self.statements.bulk_insert_rows))
                         else:
-                            db.run(f"bulk_insert_{self.table}")
-                        db.run(f"audit_bulk_insert_{self.table}")
+                            db.run(self.statements.bulk_insert)
+                        db.run(self.statements.audit_bulk_insert)
                     if progress is not None:
                         progress(end, total)
             if not returning:
@@ -389,20 +414,20 @@ class BaseRepository(Generic[ModelT]):
         def work(db: StatementRunner) -> int:
             with db.atomic():
                 current = {
-                    row["id"]: row for row in db.rows(f"{self.table}_update_targets", ids=ids)
+                    row["id"]: row for row in db.rows(self.statements.update_targets, ids=ids)
                 }
                 staged, audit = self._staged_updates(plans, current)
                 writes = [plan for plan in plans if plan[1]]  # like update(): {} writes nothing
                 if not writes:
                     return 0
                 with db.staged("staged_updates", staged):
-                    updated = db.rows(f"bulk_update_{self.table}")
+                    updated = db.rows(self.statements.bulk_update)
                 if len(updated) != len(writes):
                     raise ConflictError(
                         self.entity.value, None, "a concurrent transaction changed some rows first"
                     )
                 with db.staged("staged_audit_entries", audit):
-                    db.run("insert_staged_audit_entries")
+                    db.run(sql.INSERT_STAGED_AUDIT_ENTRIES)
                 self._reindex_many(db, writes, current)
             return len(updated)
 
@@ -435,19 +460,38 @@ class BaseRepository(Generic[ModelT]):
                     else None
                 )
             audit.append(self._audit_of_update(row, changes))
-        fields = [pa.field("id", pa.int64()), pa.field("read_version", pa.int32())]
-        for column in self.update_columns:
-            fields += [pa.field(f"set_{column}", pa.bool_()), self.arrow_schema.field(column)]
-        changes_table = pa.table(columns, schema=pa.schema(fields))
+        changes_table = pa.table(columns, schema=self._updates_schema())
         audit_table = pa.table(
             {
                 "entity": [self.entity.value] * len(audit),
-                "entity_id": pa.array(columns["id"], pa.int64()),
+                "entity_id": columns["id"],
                 "action": ["update"] * len(audit),
                 "changes": audit,
-            }
+            },
+            schema=STAGED_AUDIT_SCHEMA,
         )
         return changes_table, audit_table
+
+    @classmethod
+    def _updates_schema(cls) -> pa.Schema:
+        """Columns of ``staged_updates``: id, the version read, and for each
+        updatable column whether it is set and its new value."""
+        fields = [pa.field("id", pa.int64()), pa.field("read_version", pa.int32())]
+        for column in cls.update_columns:
+            fields += [pa.field(f"set_{column}", pa.bool_()), cls.arrow_schema.field(column)]
+        return pa.schema(fields)
+
+    @classmethod
+    def staged_schemas(cls) -> dict[str, pa.Schema]:
+        """Every Arrow table this repository's statements read, by the name it is
+        registered under (``check-sql`` prepares the bulk statements against them)."""
+        return {
+            f"staged_{cls.table}": cls.arrow_schema,
+            "staged_updates": cls._updates_schema(),
+            "staged_audit_entries": STAGED_AUDIT_SCHEMA,
+            "staged_search_words": STAGED_WORDS_SCHEMA,
+            "staged_stems": STAGED_STEMS_SCHEMA,
+        }
 
     def _reindex_many(
         self,
@@ -467,7 +511,7 @@ class BaseRepository(Generic[ModelT]):
         if not touched:
             return
         ids = [id for id, _ in touched]
-        db.run("delete_search_terms_of_many", entity=self.entity.value, entity_ids=ids)
+        db.run(sql.DELETE_SEARCH_TERMS_OF_MANY, entity=self.entity.value, entity_ids=ids)
         self._index_many(
             db,
             ids,
@@ -479,7 +523,7 @@ class BaseRepository(Generic[ModelT]):
 
     # -- helpers for subclasses ----------------------------------------------------
 
-    async def _select(self, query: str, **params: Any) -> builtins.list[ModelT]:
+    async def _select(self, query: sql.Statement, **params: Any) -> builtins.list[ModelT]:
         """The rows of a fixed named query, as models."""
 
         def work(db: StatementRunner) -> builtins.list[ModelT]:
@@ -489,7 +533,7 @@ class BaseRepository(Generic[ModelT]):
 
     def _audit(self, db: StatementRunner, id: int, action: AuditAction, changes: str) -> None:
         db.run(
-            "insert_audit_entry",
+            sql.INSERT_AUDIT_ENTRY,
             entity=self.entity.value,
             entity_id=id,
             action=action.value,
@@ -505,7 +549,7 @@ class BaseRepository(Generic[ModelT]):
     ) -> ModelT:
         """Read the live row, check its version, write the merged row, audit."""
         current = self._checked_current(
-            id, db.one(f"get_{self.entity}", id=id, include_deleted=False), expected_version
+            id, db.one(self.statements.get, id=id, include_deleted=False), expected_version
         )
         if not changes:
             return self.model.from_row(current)
@@ -518,7 +562,7 @@ class BaseRepository(Generic[ModelT]):
             for column in self.update_columns
         }
         audit = self._audit_of_update(current, changes)
-        row = db.one(f"update_{self.entity}", id=id, version=current["version"], **params)
+        row = db.one(self.statements.update, id=id, version=current["version"], **params)
         if row is None:
             raise ConflictError(self.entity.value, id, "a concurrent transaction changed it first")
         if not changes.keys().isdisjoint(self.search_fields):
@@ -535,7 +579,7 @@ class BaseRepository(Generic[ModelT]):
         fields, terms, counts = index_terms({name: values.get(name) for name in self.search_fields})
         if terms:
             db.run(
-                "insert_search_terms",
+                sql.INSERT_SEARCH_TERMS,
                 entity=self.entity.value,
                 entity_id=id,
                 fields=fields,
@@ -545,7 +589,7 @@ class BaseRepository(Generic[ModelT]):
 
     def _unindex(self, db: StatementRunner, id: int) -> None:
         if self.search_fields:
-            db.run("delete_search_terms", entity=self.entity.value, entity_id=id)
+            db.run(sql.DELETE_SEARCH_TERMS, entity=self.entity.value, entity_id=id)
 
     def _ranked(
         self, db: StatementRunner, ranking: builtins.list[Row]
@@ -553,7 +597,7 @@ class BaseRepository(Generic[ModelT]):
         """The rows a ranking query chose, fetched by id, in ranking order."""
         if not ranking:
             return []
-        rows = db.rows(f"{self.table}_by_ids", ids=[hit["id"] for hit in ranking])
+        rows = db.rows(self.statements.by_ids, ids=[hit["id"] for hit in ranking])
         by_id = {row["id"]: row for row in rows}
         return [
             (self.model.from_row(by_id[hit["id"]]), float(hit["score"]))
@@ -577,31 +621,25 @@ class BaseRepository(Generic[ModelT]):
         count = len(ids)
         staged_words = pa.table(
             {
-                "entity_id": pa.array(builtins.list(ids) * len(self.search_fields), pa.int64()),
-                "field": pa.array(
-                    [name for name in self.search_fields for _ in range(count)], pa.string()
-                ),
-                "words": pa.array(
-                    [
-                        " ".join(words(text)) if text else ""
-                        for name in self.search_fields
-                        for text in columns[name]
-                    ],
-                    pa.string(),
-                ),
-            }
+                "entity_id": builtins.list(ids) * len(self.search_fields),
+                "field": [name for name in self.search_fields for _ in range(count)],
+                "words": [
+                    " ".join(words(text)) if text else ""
+                    for name in self.search_fields
+                    for text in columns[name]
+                ],
+            },
+            schema=STAGED_WORDS_SCHEMA,
         )
         with db.staged("staged_search_words", staged_words):
-            vocabulary = [row["word"] for row in db.rows("distinct_staged_words")]
+            vocabulary = [row["word"] for row in db.rows(sql.DISTINCT_STAGED_WORDS)]
             indexed = [word for word in vocabulary if indexable(word)]
             staged_stems = pa.table(
-                {
-                    "word": pa.array(indexed, pa.string()),
-                    "stem": pa.array([stem(word) for word in indexed], pa.string()),
-                }
+                {"word": indexed, "stem": [stem(word) for word in indexed]},
+                schema=STAGED_STEMS_SCHEMA,
             )
             with db.staged("staged_stems", staged_stems):
-                db.run("insert_staged_search_words", entity=self.entity.value)
+                db.run(sql.INSERT_STAGED_SEARCH_WORDS, entity=self.entity.value)
 
     def _checked_current(
         self, id: int, row: Row | None, expected_version: int | None, consequence: str = ""
@@ -638,7 +676,7 @@ class BaseRepository(Generic[ModelT]):
         return _json(value)
 
     def _model_not_restored(self, db: StatementRunner, id: int) -> ModelT:
-        existing = db.one(f"get_{self.entity}", id=id, include_deleted=True)
+        existing = db.one(self.statements.get, id=id, include_deleted=True)
         if existing is None:
             raise NotFoundError(self.entity.value, id, "there is nothing to restore")
         if existing["deleted_at"] is None:
@@ -661,7 +699,7 @@ class BaseRepository(Generic[ModelT]):
     ) -> None:
         if "project_id" not in columns:
             return
-        missing = db.rows("missing_live_projects", project_ids=sorted(set(columns["project_id"])))
+        missing = db.rows(sql.MISSING_LIVE_PROJECTS, project_ids=sorted(set(columns["project_id"])))
         if missing:
             ids = [row["project_id"] for row in missing]
             raise NotFoundError(

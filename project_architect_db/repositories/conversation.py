@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from ..core import statements as sql
 from ..core.runner import StatementRunner
 from ..errors import NotFoundError
 from ..schemas.analytics import ConversationFlowMetrics
@@ -33,8 +34,7 @@ class ConversationRepository(BaseRepository[Conversation]):
     model = Conversation
     create_schema = ConversationCreate
     update_schema = ConversationUpdate
-    insert_columns = ("project_id", "title", "phase", "messages")
-    update_columns = ("title", "phase")
+    statements = sql.CONVERSATION
     arrow_schema = pa.schema(
         [
             ("id", pa.int64()),
@@ -49,12 +49,12 @@ class ConversationRepository(BaseRepository[Conversation]):
 
     async def get_by_project(self, project_id: int) -> list[Conversation]:
         """The live conversations of a project, oldest first."""
-        return await self._select("conversations_of_project", project_id=project_id)
+        return await self._select(sql.CONVERSATION.of_project, project_id=project_id)
 
     async def get_by_phase(self, phase: ConversationPhase | str) -> list[Conversation]:
         """Live conversations currently in ``phase``, oldest first."""
         return await self._select(
-            "conversations_in_phase", phase=choice(ConversationPhase, phase, "phase")
+            sql.CONVERSATIONS_IN_PHASE, phase=choice(ConversationPhase, phase, "phase")
         )
 
     async def conversation_analytics(self) -> ConversationFlowMetrics:
@@ -82,7 +82,7 @@ class ConversationRepository(BaseRepository[Conversation]):
         }
 
         def append(db: StatementRunner) -> Conversation:
-            row = db.one("append_message", id=id, **params)
+            row = db.one(sql.APPEND_MESSAGE, id=id, **params)
             if row is None:
                 raise NotFoundError(self.entity.value, id, "it does not exist or is deleted")
             count = len(row["messages"])

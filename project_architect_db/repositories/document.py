@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
+from ..core import statements as sql
 from ..core.runner import StatementRunner
 from ..errors import InvalidQueryError, NotFoundError
 from ..queries.filters import check_count
@@ -30,8 +31,7 @@ class DocumentRepository(BaseRepository[Document]):
     model = Document
     create_schema = DocumentCreate
     update_schema = DocumentUpdate
-    insert_columns = ("project_id", "title", "doc_type", "content", "metadata")
-    update_columns = ("title", "doc_type", "content", "metadata")
+    statements = sql.DOCUMENT
     json_columns: ClassVar[frozenset[str]] = frozenset({"metadata"})
     search_fields = ("title", "content")
     arrow_schema = pa.schema(
@@ -47,12 +47,12 @@ class DocumentRepository(BaseRepository[Document]):
 
     async def get_by_project(self, project_id: int) -> list[Document]:
         """The live documents of a project, oldest first."""
-        return await self._select("documents_of_project", project_id=project_id)
+        return await self._select(sql.DOCUMENT.of_project, project_id=project_id)
 
     async def get_by_type(self, doc_type: DocumentType | str) -> list[Document]:
         """Live documents of one type, oldest first."""
         return await self._select(
-            "documents_of_type", doc_type=choice(DocumentType, doc_type, "doc_type")
+            sql.DOCUMENTS_OF_TYPE, doc_type=choice(DocumentType, doc_type, "doc_type")
         )
 
     async def search(
@@ -79,7 +79,7 @@ class DocumentRepository(BaseRepository[Document]):
 
         def work(db: StatementRunner) -> list[SearchHit[Document]]:
             ranking = db.rows(
-                "rank_documents", terms=terms, project_id=project_id, doc_type=kind, limit=limit
+                sql.RANK_DOCUMENTS, terms=terms, project_id=project_id, doc_type=kind, limit=limit
             )
             return [
                 SearchHit[Document](item=document, score=score, snippet=_snippet(document, terms))
@@ -94,7 +94,7 @@ class DocumentRepository(BaseRepository[Document]):
         calls all count."""
 
         def bump(db: StatementRunner) -> Document:
-            row = db.one("record_document_access", id=id)
+            row = db.one(sql.RECORD_DOCUMENT_ACCESS, id=id)
             if row is None:
                 raise NotFoundError(self.entity.value, id, "it does not exist or is deleted")
             return Document.from_row(row)

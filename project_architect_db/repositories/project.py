@@ -8,6 +8,7 @@ from typing import ClassVar
 import pyarrow as pa
 from pydantic_core import to_jsonable_python
 
+from ..core import statements as sql
 from ..core.runner import StatementRunner
 from ..queries.filters import check_count
 from ..schemas.analytics import ProjectMetrics
@@ -24,11 +25,11 @@ from .document import DocumentRepository
 __all__ = ["ProjectRepository"]
 
 
-# Child entity -> its table, in the order cascades visit them.
+# Child entity -> its statements, in the order cascades visit them.
 _CHILDREN = (
-    (EntityKind.CONVERSATION, "conversations"),
-    (EntityKind.DOCUMENT, "documents"),
-    (EntityKind.REPOSITORY, "repositories"),
+    (EntityKind.CONVERSATION, sql.CONVERSATION),
+    (EntityKind.DOCUMENT, sql.DOCUMENT),
+    (EntityKind.REPOSITORY, sql.REPOSITORY),
 )
 
 
@@ -40,8 +41,7 @@ class ProjectRepository(BaseRepository[Project]):
     model = Project
     create_schema = ProjectCreate
     update_schema = ProjectUpdate
-    insert_columns = ("name", "description", "project_idea", "architecture", "status")
-    update_columns = insert_columns
+    statements = sql.PROJECT
     json_columns: ClassVar[frozenset[str]] = frozenset({"architecture"})
     search_fields = ("name", "description", "project_idea")
     arrow_schema = pa.schema(
@@ -58,7 +58,7 @@ class ProjectRepository(BaseRepository[Project]):
     async def get_by_status(self, status: ProjectStatus | str) -> list[Project]:
         """Live projects in ``status``, oldest first."""
         return await self._select(
-            "projects_by_status", status=choice(ProjectStatus, status, "status")
+            sql.PROJECTS_BY_STATUS, status=choice(ProjectStatus, status, "status")
         )
 
     async def search_by_name(self, query: str, *, limit: int = 20) -> list[Project]:
@@ -73,7 +73,7 @@ class ProjectRepository(BaseRepository[Project]):
             return []
 
         def work(db: StatementRunner) -> list[Project]:
-            ranking = db.rows("rank_projects", terms=terms, limit=limit)
+            ranking = db.rows(sql.RANK_PROJECTS, terms=terms, limit=limit)
             return [project for project, _ in self._ranked(db, ranking)]
 
         return await self.session.run_in_worker(work, entity=self.entity)
@@ -87,7 +87,7 @@ class ProjectRepository(BaseRepository[Project]):
         repositories, read in one trip; None if there is no live project."""
 
         def work(db: StatementRunner) -> ProjectDetail | None:
-            row = db.one("get_project", id=id, include_deleted=False)
+            row = db.one(sql.PROJECT.get, id=id, include_deleted=False)
             if row is None:
                 return None
             project = Project.from_row(row)
@@ -95,14 +95,14 @@ class ProjectRepository(BaseRepository[Project]):
                 **dict(project),
                 conversations=[
                     Conversation.from_row(r)
-                    for r in db.rows("conversations_of_project", project_id=id)
+                    for r in db.rows(sql.CONVERSATION.of_project, project_id=id)
                 ],
                 documents=[
-                    Document.from_row(r) for r in db.rows("documents_of_project", project_id=id)
+                    Document.from_row(r) for r in db.rows(sql.DOCUMENT.of_project, project_id=id)
                 ],
                 repositories=[
                     Repository.from_row(r)
-                    for r in db.rows("repositories_of_project", project_id=id)
+                    for r in db.rows(sql.REPOSITORY.of_project, project_id=id)
                 ],
             )
 
@@ -128,16 +128,16 @@ class ProjectRepository(BaseRepository[Project]):
 
         def work(db: StatementRunner) -> Project:
             with db.atomic():
-                deleted = db.one("get_project", id=id, include_deleted=True)
-                row = db.one("restore_project", id=id)
+                deleted = db.one(sql.PROJECT.get, id=id, include_deleted=True)
+                row = db.one(sql.PROJECT.restore, id=id)
                 if deleted is None or row is None:
                     return self._model_not_restored(db, id)
                 self._audit(db, id, AuditAction.RESTORE, "{}")
                 self._index(db, id, row)
                 documents = DocumentRepository(self.session)
-                for child, table in _CHILDREN:
+                for child, statements in _CHILDREN:
                     rows = db.rows(
-                        f"restore_{table}_of_project",
+                        statements.restore_of_project,
                         project_id=id,
                         deleted_at=deleted["deleted_at"],
                     )
@@ -155,7 +155,7 @@ class ProjectRepository(BaseRepository[Project]):
     # -- cascades ----------------------------------------------------------------
 
     def _soft_delete(self, db: StatementRunner, id: int) -> bool:
-        gone = db.one("soft_delete_project", id=id)
+        gone = db.one(sql.PROJECT.soft_delete, id=id)
         if gone is None:
             return False
         deleted_at = gone["deleted_at"]
@@ -163,11 +163,11 @@ class ProjectRepository(BaseRepository[Project]):
             db, id, AuditAction.DELETE, json.dumps({"deleted_at": to_jsonable_python(deleted_at)})
         )
         self._unindex(db, id)
-        for child, table in _CHILDREN:
+        for child, statements in _CHILDREN:
             ids = [
                 r["id"]
                 for r in db.rows(
-                    f"soft_delete_{table}_of_project", project_id=id, deleted_at=deleted_at
+                    statements.soft_delete_of_project, project_id=id, deleted_at=deleted_at
                 )
             ]
             self._audit_children(
@@ -177,18 +177,18 @@ class ProjectRepository(BaseRepository[Project]):
                 {"deleted_at": to_jsonable_python(deleted_at), "cascade_from_project": id},
             )
             if child is EntityKind.DOCUMENT and ids:
-                db.run("delete_search_terms_of_many", entity=child.value, entity_ids=ids)
+                db.run(sql.DELETE_SEARCH_TERMS_OF_MANY, entity=child.value, entity_ids=ids)
         return True
 
     def _hard_delete(self, db: StatementRunner, id: int) -> bool:
-        gone = db.one("hard_delete_project", id=id)
+        gone = db.one(sql.PROJECT.hard_delete, id=id)
         if gone is None:
             return False
         self._unindex(db, id)
-        db.run("delete_search_terms_of_project_documents", project_id=id)
+        db.run(sql.DELETE_SEARCH_TERMS_OF_PROJECT_DOCUMENTS, project_id=id)
         self._audit(db, id, AuditAction.DELETE, json.dumps({"hard": True}))
-        for child, table in _CHILDREN:
-            ids = [r["id"] for r in db.rows(f"hard_delete_{table}_of_project", project_id=id)]
+        for child, statements in _CHILDREN:
+            ids = [r["id"] for r in db.rows(statements.hard_delete_of_project, project_id=id)]
             self._audit_children(db, child, ids, {"hard": True, "cascade_from_project": id})
         return True
 
@@ -202,7 +202,7 @@ class ProjectRepository(BaseRepository[Project]):
     ) -> None:
         if ids:
             db.run(
-                "insert_audit_entries",
+                sql.INSERT_AUDIT_ENTRIES,
                 entity=child.value,
                 entity_ids=ids,
                 action=action.value,

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
+from ..core import statements as sql
 from ..errors import InvalidQueryError
 from ..schemas.common import EntityKind
 from ..schemas.repository import Repository, RepositoryCreate, RepositoryUpdate
@@ -22,19 +23,7 @@ class RepositoryRepository(BaseRepository[Repository]):
     model = Repository
     create_schema = RepositoryCreate
     update_schema = RepositoryUpdate
-    insert_columns = (
-        "project_id",
-        "name",
-        "url",
-        "provider",
-        "default_branch",
-        "primary_language",
-        "stars",
-        "open_issues",
-        "last_commit_at",
-        "metadata",
-    )
-    update_columns = insert_columns[1:]
+    statements = sql.REPOSITORY
     json_columns: ClassVar[frozenset[str]] = frozenset({"metadata"})
     arrow_schema = pa.schema(
         [
@@ -54,10 +43,10 @@ class RepositoryRepository(BaseRepository[Repository]):
 
     async def get_by_project(self, project_id: int) -> list[Repository]:
         """The live repositories of a project, oldest first."""
-        return await self._select("repositories_of_project", project_id=project_id)
+        return await self._select(sql.REPOSITORY.of_project, project_id=project_id)
 
     async def get_stale(self, days: int = 30) -> list[Repository]:
         """Live repositories with no commit in the last ``days`` days, or none at all."""
         if isinstance(days, bool) or not isinstance(days, int) or days < 0:
             raise InvalidQueryError(f"days must be a whole number >= 0, not {days!r}")
-        return await self._select("stale_repositories", days=days)
+        return await self._select(sql.STALE_REPOSITORIES, days=days)

@@ -20,7 +20,7 @@
 --                            conversation's creation, to the change that left
 --                            it); ties by name; NULL if no conversation moved
 
--- name: conversation_flow()
+-- name: conversation_flow()^
 -- Conversation phases, messages, response time and phase changes (columns above).
 WITH live AS (
     SELECT id, phase, messages, created_at

@@ -14,7 +14,7 @@
 --   avg_documents_by_status  list of {status, avg}: mean live documents per live
 --                         project of each status
 
--- name: cross_entity(now)
+-- name: cross_entity(now)^
 -- Per-project activity across all entities (columns above).
 WITH live_projects AS (
     SELECT id, name, status FROM projects WHERE deleted_at IS NULL

@@ -11,7 +11,7 @@
 --   most_accessed    up to ten {id, title, access_count} with access_count > 0,
 --                    most read first, ties by id
 
--- name: document_usage()
+-- name: document_usage()^
 -- Document counts, reads and the most read documents (columns above).
 WITH live AS (
     SELECT id, title, doc_type, access_count

@@ -18,7 +18,7 @@
 --   frameworks          list of {framework, n}: architecture.framework (JSON
 --                       strings only), most common first, ties by name, top 10
 
--- name: project_metrics(start, end)
+-- name: project_metrics(start, end)^
 -- Project counts, completion time, complexity and frameworks (columns above).
 WITH scope AS (
     SELECT status, created_at, completed_at, architecture

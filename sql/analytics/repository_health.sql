@@ -17,7 +17,7 @@
 --   health_scores       list of {id, name, score}, best first, ties by id
 --   score_bands         list of {band, n}: '0-19', '20-39', '40-59', '60-79', '80-100'
 
--- name: repository_health(now)
+-- name: repository_health(now)^
 -- Repository counts, staleness and health scores (formula above).
 WITH live AS (
     SELECT id, name, provider, primary_language, stars, open_issues, last_commit_at
