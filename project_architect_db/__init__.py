@@ -6,6 +6,7 @@ The public API is exactly what this module exports.
 from .bulk import BulkOperations
 from .core.engine import DatabaseEngine
 from .core.session import Session, SessionManager
+from .core.snapshot import SnapshotInfo
 from .core.stats import EngineStats, QueryStats
 from .errors import (
     ConflictError,
@@ -121,6 +122,7 @@ __all__ = [
     "SearchHit",
     "Session",
     "SessionManager",
+    "SnapshotInfo",
     "StatementTimeoutError",
     "TimeSeriesData",
     "TimeSeriesPoint",

@@ -136,5 +136,5 @@ async def test_a_statement_missing_from_the_files_is_refused_by_name(
     ghost = Statement("get_ghost", Use.ONE, ("id",))
 
     async with engine.session() as session:
-        with pytest.raises(InvalidQueryError, match="no query 'get_ghost'.*check-sql"):
+        with pytest.raises(InvalidQueryError, match=r"no query 'get_ghost'.*check-sql"):
             await session.run_in_worker(lambda db: db.one(ghost, id=1))

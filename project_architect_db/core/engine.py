@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
@@ -13,10 +14,12 @@ import duckdb
 
 from ..errors import DatabaseError, PoolClosedError
 from .config import EngineConfig, parse_database_url
+from .locks import open_failure_message
 from .migrations import apply_migrations
 from .pool import ConnectionPool
 from .runner import ResultColumns
 from .session import Session, open_session
+from .snapshot import SnapshotInfo, check_snapshot_target, take_snapshot
 from .stats import EngineStats, QueryStatsRecorder
 
 __all__ = ["DatabaseEngine"]
@@ -87,6 +90,7 @@ class DatabaseEngine:
         self._columns = ResultColumns()
         self._limiter: anyio.CapacityLimiter | None = None
         self._connect_lock: anyio.Lock | None = None
+        self._snapshot_lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
@@ -171,6 +175,39 @@ class DatabaseEngine:
         async with self.session() as session:
             return await session.execute(sql, parameters)
 
+    async def snapshot(
+        self, path: str | os.PathLike[str], *, overwrite: bool = False
+    ) -> SnapshotInfo:
+        """Write a consistent copy of the whole database to the DuckDB file ``path``
+        while the engine keeps serving reads and writes; what was written.
+
+        Every table is copied as of one moment (one transaction, so one MVCC
+        snapshot: no half of a concurrent transaction or bulk load), with the
+        schema, sequences at their current values, defaults, constraints, indexes
+        and ``schema_migrations``. The copy is an ordinary database file: open it
+        with ``duckdb.connect(path, read_only=True)``, the command line or
+        ``DatabaseEngine(path, read_only=True)``. This is how analysts read a live
+        app's data, since no other process can open a file the app holds.
+
+        The copy is written under a temporary name beside ``path`` and renamed when
+        complete, so ``path`` never holds a half-written file; a failure or a
+        cancellation removes it. It is one call on one pooled connection:
+        ``statement_timeout`` applies (``StatementTimeoutError``, nothing written),
+        and snapshots of one engine run one at a time. Works on ``read_only``
+        and ``:memory:`` engines too.
+
+        Raises ``InvalidQueryError`` (a ``ValueError``), before writing anything,
+        when ``path`` exists and ``overwrite`` is False, is a directory, lies in a
+        missing directory or is the engine's own database file; ``DatabaseError``
+        when writing fails.
+        """
+        target = check_snapshot_target(path, database=self.config.database, overwrite=overwrite)
+        if self._snapshot_lock is None:
+            # One attach alias per DuckDB instance (sql/snapshot.sql): one at a time.
+            self._snapshot_lock = anyio.Lock()
+        async with self._snapshot_lock, self.session() as session:
+            return await take_snapshot(session, target, overwrite=overwrite)
+
     def stats(self) -> EngineStats:
         """Pool counters and per-named-query timings since the engine opened."""
         pool = self._open_pool()
@@ -216,20 +253,11 @@ class DatabaseEngine:
                 config.database, read_only=config.read_only, config=config.duckdb_config()
             )
         except duckdb.IOException as exc:
-            raise DatabaseError(_open_failure(config.database, exc)) from exc
+            raise DatabaseError(
+                open_failure_message(config.database, exc, read_only=config.read_only)
+            ) from exc
         except duckdb.Error as exc:
             raise DatabaseError(f"cannot open database {config.database!r}: {exc}") from exc
         # Timestamps come back as UTC whatever the machine's zone is.
         root.execute("SET GLOBAL TimeZone = 'UTC'")
         return root
-
-
-def _open_failure(database: str, exc: duckdb.Error) -> str:
-    text = str(exc)
-    if "lock" in text.lower():
-        return (
-            f"database file {database!r} is locked by another process (DuckDB allows one "
-            f"writing process per file); close it there, or open it with read_only=True "
-            f"while no writer has it. DuckDB said: {text}"
-        )
-    return f"cannot open database file {database!r}: {text}"

@@ -316,6 +316,19 @@ APPLIED_MIGRATIONS = rows("applied_migrations")
 RECORD_MIGRATION = run("record_migration", "version", "name")
 MIGRATIONS_TABLE_EXISTS = value("migrations_table_exists")
 
+# -- snapshots, export, import (sql/snapshot.sql) -----------------------------------
+
+SNAPSHOT_SOURCE_DATABASE = value("snapshot_source_database")
+ATTACH_SNAPSHOT_TARGET = run("attach_snapshot_target", "path")
+COPY_DATABASE_TO_SNAPSHOT = run("copy_database_to_snapshot")
+SNAPSHOT_TABLES = rows("snapshot_tables", "database")
+DETACH_SNAPSHOT_TARGET = run("detach_snapshot_target")
+EXPORT_DATABASE_PARQUET = run("export_database_parquet")
+EXPORT_DATABASE_CSV = run("export_database_csv")
+IMPORT_DATABASE = run("import_database")
+DATABASE_HAS_TABLES = value("database_has_tables")
+CHECKPOINT_DATABASE = run("checkpoint_database")
+
 #: Each entity's statements by its table (the QueryBuilder knows the model's table).
 BY_TABLE: dict[str, EntityStatements] = {
     "projects": PROJECT,

@@ -1,0 +1,77 @@
+"""When another process holds the database file, the error says whether it is a
+writer or a reader (DuckDB's message tells), which process, and what to do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from project_architect_db import DatabaseEngine, DatabaseError
+
+HOLDER = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "reader")
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+@contextmanager
+def held(path: Path, how: str) -> Iterator[int]:
+    """Another process holding ``path`` as a ``writer`` or a ``reader``; its PID."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), how],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        yield holder.pid
+    finally:
+        holder.communicate("done\n", timeout=30)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "app.duckdb"
+    duckdb.connect(str(path)).close()
+    return path
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+async def test_a_writer_holding_the_file_is_named_as_a_writer(
+    database: Path, read_only: bool
+) -> None:
+    with held(database, "writer") as pid, pytest.raises(DatabaseError) as refused:
+        await DatabaseEngine(database, read_only=read_only, migrate=False).connect()
+    message = str(refused.value)
+    assert str(database) in message
+    assert f"process {pid} " in message
+    assert "holds it for writing" in message
+    assert "one writing process per file" in message
+    assert "engine.snapshot" in message  # what an analyst does instead
+    assert "one uvicorn/gunicorn worker" in message
+    assert ("second app process" in message) is not read_only
+    assert isinstance(refused.value.__cause__, duckdb.IOException)
+
+
+async def test_a_reader_holding_the_file_is_named_as_a_reader(database: Path) -> None:
+    with held(database, "reader") as pid, pytest.raises(DatabaseError) as refused:
+        await DatabaseEngine(database).connect()
+    message = str(refused.value)
+    assert f"process {pid} " in message
+    assert "has it open read-only" in message
+    assert "one writing process" not in message  # the old, misleading wording
+    assert "read_only=True" in message
+    # And a reader beside a reader is fine.
+    with held(database, "reader"):
+        async with DatabaseEngine(database, read_only=True, migrate=False) as engine:
+            assert await engine.execute_raw("SELECT 42 AS answer") == [{"answer": 42}]
