@@ -1,4 +1,4 @@
-"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`."""
+"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s check_sql`, `nox -s bench`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "check_sql"]
 
 
 # Run from outside the checkout: the installed wheel must carry its own SQL files.
@@ -42,6 +42,15 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install(".", "mypy>=1.13")
     session.run("mypy", "--strict", "project_architect_db")
+
+
+@nox.session
+def check_sql(session: nox.Session) -> None:
+    """`project-architect-db check-sql` on the installed wheel's SQL files: every file
+    loads, migrates, prepares, and fits the statements the library runs."""
+    session.install(".")
+    with session.chdir(session.create_tmp()):
+        session.run("project-architect-db", "check-sql")
 
 
 @nox.session

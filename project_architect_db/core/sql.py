@@ -12,8 +12,9 @@ result column names cached per statement (see ``runner.py``).
 
 Migrations live in ``sql/migrations/NNNN_description.sql`` and are plain scripts.
 
-``queries()`` and ``migrations()`` are the installed files the library runs;
-``load_catalog(directory)`` reads any copy of them (an analyst's checkout).
+``queries()`` and ``migrations()`` are the files the library runs (the installed
+ones, unless the command line's ``--sql-dir`` chose others with
+``use_sql_directory``); ``load_catalog(directory)`` reads any copy of them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "migrations",
     "queries",
     "sql_directory",
+    "use_sql_directory",
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -250,12 +252,28 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     return Catalog(root, catalog, found, tuple(problems + migration_problems))
 
 
+_chosen_directory: Path | None = None
+
+
+def use_sql_directory(directory: Path) -> None:
+    """Run the library's queries from ``directory`` instead of the installed files,
+    for the rest of this process: how the command line's ``--sql-dir`` lets an
+    analyst see an edited checkout through the library (``report``). It must be
+    called before the first query runs; an application has no reason to call it."""
+    global _chosen_directory
+    chosen = directory.resolve()
+    if _installed.cache_info().currsize and _installed().directory != chosen:
+        raise RuntimeError("use_sql_directory() must be called before the first query runs")
+    _chosen_directory = chosen
+
+
 @cache
 def _installed() -> Catalog:
-    catalog = load_catalog()
+    catalog = load_catalog(_chosen_directory)
     if catalog.problems:
         raise RuntimeError(
-            "the installed SQL files are broken; run 'project-architect-db check-sql':\n"
+            f"the SQL files in {catalog.directory} are broken; run "
+            "'project-architect-db check-sql' for details:\n"
             + "\n".join(str(problem) for problem in catalog.problems)
         )
     return catalog

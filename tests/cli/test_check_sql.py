@@ -1,0 +1,136 @@
+"""``check-sql``: the installed files pass; an edited copy with a broken query,
+a renamed parameter, a wrong suffix, a missing query or a failing migration
+fails with ``file:line: query NAME: what is wrong`` and exit code 1."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from project_architect_db.core.sql import queries, sql_directory
+from project_architect_db.sqlcheck import check_sql
+
+from .conftest import Cli
+
+
+@pytest.fixture
+def sql_copy(tmp_path: Path) -> Path:
+    """An analyst's checkout of the SQL files, free to edit."""
+    copy = tmp_path / "sql"
+    shutil.copytree(sql_directory(), copy)
+    return copy
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, text: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if text in line)
+
+
+def test_the_installed_files_pass(cli: Cli) -> None:
+    done = cli("check-sql")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        f"check-sql: all fine: {len(queries())} named queries, 3 migrations"
+    )
+    assert done.stderr == ""
+
+
+def test_a_broken_query_and_a_renamed_parameter_fail_ci(cli: Cli, sql_copy: Path) -> None:
+    projects = sql_copy / "projects.sql"
+    # A typo an analyst could make while editing a query the library runs...
+    edit(projects, "FROM projects\nWHERE status = :status", "FROM projects\nWHER status = :status")
+    # ...and a parameter renamed in the file but not in the code.
+    edit(
+        sql_copy / "analytics" / "cross_entity.sql",
+        "-- name: cross_entity(now)^",
+        "-- name: cross_entity(as_of)^",
+    )
+    cross = (sql_copy / "analytics" / "cross_entity.sql").read_text(encoding="utf-8")
+    (sql_copy / "analytics" / "cross_entity.sql").write_text(
+        cross.replace(":now", ":as_of"), encoding="utf-8"
+    )
+
+    done = cli("check-sql", "--sql-dir", sql_copy)
+
+    assert done.returncode == 1
+    broken = line_of(projects, "-- name: projects_by_status")
+    renamed = line_of(sql_copy / "analytics" / "cross_entity.sql", "-- name: cross_entity")
+    assert f"projects.sql:{broken}: query projects_by_status: DuckDB cannot prepare it" in (
+        done.stderr
+    )
+    assert 'Parser Error: syntax error at or near "status"' in done.stderr
+    assert (
+        f"analytics/cross_entity.sql:{renamed}: query cross_entity: declares parameters "
+        "(as_of) but the library passes (now)"
+    ) in done.stderr
+    assert "check-sql: 2 problem(s)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_wrong_suffix_and_a_missing_query_are_named(sql_copy: Path) -> None:
+    conversations = sql_copy / "conversations.sql"
+    edit(
+        conversations,
+        "-- name: get_conversation(id, include_deleted)^",
+        "-- name: get_conversation(id, include_deleted)",
+    )
+    edit(sql_copy / "audit.sql", "-- name: audit_history(", "-- name: audit_trail(")
+
+    report = check_sql(sql_copy)
+
+    messages = [str(failure) for failure in report.failures]
+    header = line_of(conversations, "-- name: get_conversation(")
+    assert (
+        f"conversations.sql:{header}: query get_conversation: declared as select but the "
+        "library runs it as one (expects insert returning or select one); fix its suffix on "
+        "the -- name: line"
+    ) in messages
+    assert any(
+        message.startswith(f"{sql_copy}: query audit_history: the library runs it (rows")
+        for message in messages
+    ), messages
+    assert len(messages) == 2, messages
+
+
+def test_a_failing_migration_stops_before_the_queries(sql_copy: Path) -> None:
+    edit(sql_copy / "migrations" / "0002_analytics_summaries.sql", "CREATE TABLE", "CREATE TABEL")
+
+    report = check_sql(sql_copy)
+
+    [failure] = report.failures
+    assert failure.location == "migrations/0002_analytics_summaries.sql"
+    assert "no query was prepared" in failure.problem
+    assert "syntax error" in failure.duckdb_message
+
+
+def test_files_that_cannot_be_loaded_are_each_named(sql_copy: Path) -> None:
+    (sql_copy / "notes.sql").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (sql_copy / "scratch.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    (sql_copy / "twice.sql").write_text(
+        "-- name: get_project(id)^\n-- Again.\nSELECT * FROM projects WHERE id = :id;\n",
+        encoding="utf-8",
+    )
+
+    report = check_sql(sql_copy)
+
+    messages = sorted(str(failure) for failure in report.failures)
+    assert messages == [
+        "notes.sql: is not UTF-8 text, so not a SQL file",
+        "scratch.sql: holds no named query; start each statement with a line "
+        "'-- name: query_name(param, ...)'",
+        "twice.sql:1: query get_project: defined twice (also at projects.sql:4); rename one",
+    ]
+
+
+def test_a_missing_sql_directory_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    done = cli("check-sql", "--sql-dir", tmp_path / "nowhere")
+    assert done.returncode == 2
+    assert "is not a directory" in done.stderr
