@@ -238,32 +238,19 @@ DOCUMENT = _child(
     ("project_id", "title", "doc_type", "content", "metadata"),
     ("title", "doc_type", "content", "metadata"),
 )
+_REPOSITORY_FIELDS = (
+    "name",
+    "url",
+    "provider",
+    "default_branch",
+    "primary_language",
+    "stars",
+    "open_issues",
+    "last_commit_at",
+    "metadata",
+)
 REPOSITORY = _child(
-    "repository",
-    "repositories",
-    (
-        "project_id",
-        "name",
-        "url",
-        "provider",
-        "default_branch",
-        "primary_language",
-        "stars",
-        "open_issues",
-        "last_commit_at",
-        "metadata",
-    ),
-    (
-        "name",
-        "url",
-        "provider",
-        "default_branch",
-        "primary_language",
-        "stars",
-        "open_issues",
-        "last_commit_at",
-        "metadata",
-    ),
+    "repository", "repositories", ("project_id", *_REPOSITORY_FIELDS), _REPOSITORY_FIELDS
 )
 
 # -- special to one entity ---------------------------------------------------------
