@@ -1947,79 +1947,71 @@ def recent_moments(now: datetime) -> st.SearchStrategy[datetime]:
 
 
 @st.composite
-def activity_worlds(draw: st.DrawFn) -> World:
+def mixed_worlds(
+    draw: st.DrawFn,
+    *,
+    conversations: tuple[int, int],
+    roles: st.SearchStrategy[str],
+    said_at: st.SearchStrategy[datetime],
+    max_messages: int,
+    may_append: bool,
+    max_documents: int,
+    doc_type: str,
+    provider: str,
+) -> World:
+    """Projects with conversations (messages said at ``said_at``), documents and
+    repositories spread over them, any of them possibly soft-deleted."""
     projects = draw(project_specs(4))
-    n = len(projects)
-    conversations = [
-        ConversationSpec(
-            project=draw(st.integers(0, n - 1)),
-            created=draw(moments()),
-            messages=[
-                (role, at)
-                for role, at in draw(
-                    st.lists(
-                        st.tuples(st.sampled_from(ROLES), recent_moments(ACTIVITY_NOW)),
-                        min_size=1,
-                        max_size=3,
-                    )
-                )
-            ],
-            deleted=draw(MAYBE_DELETED),
-        )
-        for _ in range(draw(st.integers(2, 5)))
-    ]
-    documents = [
-        DocumentSpec(
-            draw(st.integers(0, n - 1)), "Doc", "api", draw(moments()), 0, draw(MAYBE_DELETED)
-        )
-        for _ in range(draw(st.integers(0, 4)))
-    ]
-    repositories = [
-        RepositorySpec(
-            draw(st.integers(0, n - 1)),
-            "repo",
-            "github",
-            draw(moments()),
-            deleted=draw(MAYBE_DELETED),
-        )
-        for _ in range(draw(st.integers(0, 3)))
-    ]
-    return World(projects, conversations, documents, repositories)
-
-
-@st.composite
-def event_worlds(draw: st.DrawFn) -> World:
-    projects = draw(project_specs(4))
-    n = len(projects)
-    conversations = []
-    for _ in range(draw(st.integers(1, 3))):
-        said = draw(st.lists(moments(), min_size=1, max_size=4))
-        conversations.append(
+    parent = st.integers(0, len(projects) - 1)
+    talks = []
+    for _ in range(draw(st.integers(*conversations))):
+        said = draw(st.lists(st.tuples(roles, said_at), min_size=1, max_size=max_messages))
+        talks.append(
             ConversationSpec(
-                project=draw(st.integers(0, n - 1)),
+                project=draw(parent),
                 created=draw(moments()),
-                messages=[("user", at) for at in said],
-                appended=draw(st.integers(0, min(1, len(said)))),
+                messages=said,
+                appended=draw(st.integers(0, min(1, len(said)))) if may_append else 0,
                 deleted=draw(MAYBE_DELETED),
             )
         )
     documents = [
-        DocumentSpec(
-            draw(st.integers(0, n - 1)), "Doc", "adr", draw(moments()), 0, draw(MAYBE_DELETED)
-        )
-        for _ in range(draw(st.integers(0, 3)))
+        DocumentSpec(draw(parent), "Doc", doc_type, draw(moments()), 0, draw(MAYBE_DELETED))
+        for _ in range(draw(st.integers(0, max_documents)))
     ]
     repositories = [
-        RepositorySpec(
-            draw(st.integers(0, n - 1)),
-            "repo",
-            "gitlab",
-            draw(moments()),
-            deleted=draw(MAYBE_DELETED),
-        )
+        RepositorySpec(draw(parent), "repo", provider, draw(moments()), deleted=draw(MAYBE_DELETED))
         for _ in range(draw(st.integers(0, 3)))
     ]
-    return World(projects, conversations, documents, repositories)
+    return World(projects, talks, documents, repositories)
+
+
+def activity_worlds() -> st.SearchStrategy[World]:
+    """Messages from every role inside and around the 30 days before ACTIVITY_NOW."""
+    return mixed_worlds(
+        conversations=(2, 5),
+        roles=st.sampled_from(ROLES),
+        said_at=recent_moments(ACTIVITY_NOW),
+        max_messages=3,
+        may_append=False,
+        max_documents=4,
+        doc_type="api",
+        provider="github",
+    )
+
+
+def event_worlds() -> st.SearchStrategy[World]:
+    """Events anywhere in the span, some messages appended after the create."""
+    return mixed_worlds(
+        conversations=(1, 3),
+        roles=st.just("user"),
+        said_at=moments(),
+        max_messages=4,
+        may_append=True,
+        max_documents=3,
+        doc_type="adr",
+        provider="gitlab",
+    )
 
 
 async def fresh(session: Session, world: World) -> Snapshot:
