@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "MEMORY",
+    "EngineConfig",
+    "EngineOptions",
+    "check_statement_timeout",
+    "parse_database_url",
+]
 
 MEMORY = ":memory:"
 _SCHEME = "duckdb://"
@@ -43,23 +51,49 @@ def parse_database_url(url: str | Path) -> str:
     return str(Path(text).expanduser())
 
 
-class EngineConfig(BaseModel):
-    """Everything ``DatabaseEngine`` was asked for, checked once."""
+def check_statement_timeout(value: float | None) -> float | None:
+    """The rule for ``statement_timeout``, engine-wide (``EngineConfig``) or per
+    session (``engine.session(statement_timeout=...)``): positive seconds or None."""
+    if value is not None and not value > 0:  # NaN too
+        raise ValueError(f"statement_timeout must be positive seconds or None, not {value!r}")
+    return value
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class EngineConfig(BaseModel):
+    """Every option of ``DatabaseEngine``, with its default, checked once.
+
+    Pool options follow SQLAlchemy's names.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     database: str
+    """What ``duckdb.connect`` opens: a file path or ``:memory:``."""
     pool_size: int = Field(default=5, ge=1)
+    """Connections kept open when idle."""
     max_overflow: int = Field(default=10, ge=0)
+    """Connections opened beyond ``pool_size`` under load, closed when returned:
+    at most ``pool_size + max_overflow`` at once."""
     pool_timeout: float = Field(default=30.0, gt=0)
+    """Seconds an acquire waits for a free connection before ``PoolTimeoutError``."""
     pool_recycle: float | None = Field(default=3600.0)
+    """Connections older than this many seconds are replaced on checkout (None: never)."""
     pool_pre_ping: bool = True
+    """Replace a connection found closed at its first statement and run the work again."""
     threads: int | None = Field(default=None, ge=1)
+    """DuckDB's ``threads`` (None: DuckDB's default)."""
     memory_limit: str | None = None
+    """DuckDB's ``memory_limit``, e.g. ``"2GB"`` (None: DuckDB's default)."""
     temp_directory: str | None = None
+    """DuckDB's ``temp_directory`` for spilling (None: DuckDB's default)."""
     read_only: bool = False
+    """Open the file read-only (several processes may then read it)."""
     migrate: bool = True
-    statement_timeout: float | None = Field(default=None, gt=0)
+    """Apply pending migrations when the engine connects."""
+    statement_timeout: Annotated[float | None, AfterValidator(check_statement_timeout)] = None
+    """Seconds the database work of one library call may take before it is
+    interrupted, rolled back and raises ``StatementTimeoutError`` (None: no limit).
+    ``engine.session()`` and ``engine.transaction()`` can override it."""
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
@@ -87,3 +121,21 @@ class EngineConfig(BaseModel):
         if self.temp_directory is not None:
             config["temp_directory"] = self.temp_directory
         return config
+
+
+class EngineOptions(TypedDict, total=False):
+    """The keyword options of ``DatabaseEngine(database_url, **options)``: the
+    fields of :class:`EngineConfig` but ``database``, where their meanings and
+    defaults live (a test holds the two together)."""
+
+    pool_size: int
+    max_overflow: int
+    pool_timeout: float
+    pool_recycle: float | None
+    pool_pre_ping: bool
+    threads: int | None
+    memory_limit: str | None
+    temp_directory: str | None
+    read_only: bool
+    migrate: bool
+    statement_timeout: float | None

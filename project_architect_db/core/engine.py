@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import anyio
 import duckdb
 
-from ..errors import DatabaseError, PoolClosedError
-from .config import EngineConfig, parse_database_url
-from .locks import open_failure_message
+from ..errors import DatabaseError, PoolClosedError, Stage, from_duckdb
+from .config import EngineConfig, EngineOptions, check_statement_timeout, parse_database_url
 from .migrations import apply_migrations
 from .pool import ConnectionPool
 from .runner import ResultColumns
-from .session import Session, open_session
+from .session import Session, SessionContext
 from .snapshot import SnapshotInfo, check_snapshot_target, take_snapshot
 from .stats import EngineStats, QueryStatsRecorder
 
@@ -42,54 +42,25 @@ class DatabaseEngine:
     everything on exit. Work happens in ``engine.session()`` (each statement
     auto-commits) or ``engine.transaction()`` (one transaction).
 
-    Pool options follow SQLAlchemy's names: at most ``pool_size + max_overflow``
-    connections at once; overflow connections close when returned; an acquire
-    waiting longer than ``pool_timeout`` seconds raises ``PoolTimeoutError``;
-    connections older than ``pool_recycle`` seconds are replaced. ``threads``,
-    ``memory_limit`` and ``temp_directory`` are passed to DuckDB.
-
-    ``statement_timeout`` (seconds, default None: no limit) bounds the database
-    work of each library call: one that runs longer is interrupted, rolled back
-    and raises ``StatementTimeoutError``. ``session()`` and ``transaction()``
-    can override it per session.
+    ``options`` are :class:`~project_architect_db.core.config.EngineConfig`'s
+    fields (pool size and timeouts, DuckDB's ``threads``/``memory_limit``/
+    ``temp_directory``, ``read_only``, ``migrate``, ``statement_timeout``): their
+    meanings and defaults are documented there, and a bad or unknown one raises
+    pydantic's ``ValidationError`` (a ``ValueError``) here. ``engine.config`` is
+    the resulting ``EngineConfig``.
     """
 
     def __init__(
         self,
         database_url: str | Path = "duckdb:///:memory:",
-        *,
-        pool_size: int = 5,
-        max_overflow: int = 10,
-        pool_timeout: float = 30.0,
-        pool_recycle: float | None = 3600.0,
-        pool_pre_ping: bool = True,
-        threads: int | None = None,
-        memory_limit: str | None = None,
-        temp_directory: str | None = None,
-        read_only: bool = False,
-        migrate: bool = True,
-        statement_timeout: float | None = None,
+        **options: Unpack[EngineOptions],
     ) -> None:
-        self.config = EngineConfig(
-            database=parse_database_url(database_url),
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=pool_timeout,
-            pool_recycle=pool_recycle,
-            pool_pre_ping=pool_pre_ping,
-            threads=threads,
-            memory_limit=memory_limit,
-            temp_directory=temp_directory,
-            read_only=read_only,
-            migrate=migrate,
-            statement_timeout=statement_timeout,
-        )
+        self.config = EngineConfig(database=parse_database_url(database_url), **options)
         self._root: duckdb.DuckDBPyConnection | None = None
         self._pool: ConnectionPool | None = None
+        self._sessions: SessionContext | None = None
         self._recorder = QueryStatsRecorder()
         self._columns = ResultColumns()
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._connect_lock: anyio.Lock | None = None
         self._snapshot_lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -106,19 +77,23 @@ class DatabaseEngine:
         """Open the database and apply pending migrations. Idempotent."""
         if self.is_open:
             return self
-        self._root = await anyio.to_thread.run_sync(self._open_database)
+        opened: list[duckdb.DuckDBPyConnection] = []
         try:
-            if self.config.migrate:
-                await anyio.to_thread.run_sync(
-                    apply_migrations, self._root, self._recorder, self.config.read_only
-                )
+            await anyio.to_thread.run_sync(self._open_database, opened.append)
         except BaseException:
-            self._root.close()
-            self._root = None
+            for root in opened:  # cancelled while the thread finished opening it
+                root.close()
             raise
+        self._root = root = opened[0]
         self._columns.forget()  # migrations may have changed result shapes
-        self._limiter = anyio.CapacityLimiter(self.config.max_connections)
-        self._pool = ConnectionPool(self._root, self.config)
+        self._pool = pool = ConnectionPool(root, self.config)
+        self._sessions = SessionContext(
+            pool=pool,
+            recorder=self._recorder,
+            columns=self._columns,
+            limiter=anyio.CapacityLimiter(self.config.max_connections),
+            pre_ping=self.config.pool_pre_ping,
+        )
         return self
 
     async def close(self, timeout: float | None = None) -> None:
@@ -154,18 +129,16 @@ class DatabaseEngine:
 
         ``statement_timeout`` overrides the engine's for this session (None: no limit).
         """
-        return open_session(
-            self, transactional=False, statement_timeout=self._timeout(statement_timeout)
-        )
+        timeout = self._timeout(statement_timeout)
+        return Session.open(self._session_context(), transactional=False, statement_timeout=timeout)
 
     def transaction(
         self, *, statement_timeout: float | _Default | None = DEFAULT
     ) -> AbstractAsyncContextManager[Session]:
         """A session inside one transaction: commit on normal exit, rollback on
         an exception or cancellation. ``statement_timeout`` as in ``session()``."""
-        return open_session(
-            self, transactional=True, statement_timeout=self._timeout(statement_timeout)
-        )
+        timeout = self._timeout(statement_timeout)
+        return Session.open(self._session_context(), transactional=True, statement_timeout=timeout)
 
     async def execute_raw(
         self, sql: str, parameters: dict[str, Any] | list[Any] | None = None
@@ -218,18 +191,12 @@ class DatabaseEngine:
     def _timeout(self, override: float | _Default | None) -> float | None:
         if isinstance(override, _Default):
             return self.config.statement_timeout
-        if override is not None and not override > 0:
-            raise ValueError(
-                f"statement_timeout must be positive seconds or None, not {override!r}"
-            )
-        return override
+        return check_statement_timeout(override)
 
-    def _parts(
-        self,
-    ) -> tuple[ConnectionPool, QueryStatsRecorder, ResultColumns, anyio.CapacityLimiter]:
-        pool = self._open_pool()
-        assert self._limiter is not None
-        return pool, self._recorder, self._columns, self._limiter
+    def _session_context(self) -> SessionContext:
+        self._open_pool()
+        assert self._sessions is not None
+        return self._sessions
 
     def _open_pool(self) -> ConnectionPool:
         if self._pool is None or self._pool.closed:
@@ -239,7 +206,10 @@ class DatabaseEngine:
             )
         return self._pool
 
-    def _open_database(self) -> duckdb.DuckDBPyConnection:
+    def _open_database(self, opened: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        """Open the database, apply pending migrations and hand the root
+        connection to ``opened`` (in a worker thread): the one place the
+        engine's DuckDB errors become the library's."""
         config = self.config
         if not config.is_memory:
             parent = Path(config.database).parent
@@ -248,16 +218,22 @@ class DatabaseEngine:
                     f"cannot create database {config.database!r}: directory {str(parent)!r} "
                     "does not exist"
                 )
+        stage = Stage.OPEN
         try:
             root = duckdb.connect(
                 config.database, read_only=config.read_only, config=config.duckdb_config()
             )
-        except duckdb.IOException as exc:
-            raise DatabaseError(
-                open_failure_message(config.database, exc, read_only=config.read_only)
-            ) from exc
+            try:
+                # Timestamps come back as UTC whatever the machine's zone is.
+                root.execute("SET GLOBAL TimeZone = 'UTC'")
+                stage = Stage.MIGRATE
+                if config.migrate:
+                    apply_migrations(root, self._recorder, config.read_only)
+            except BaseException:
+                root.close()
+                raise
         except duckdb.Error as exc:
-            raise DatabaseError(f"cannot open database {config.database!r}: {exc}") from exc
-        # Timestamps come back as UTC whatever the machine's zone is.
-        root.execute("SET GLOBAL TimeZone = 'UTC'")
-        return root
+            raise from_duckdb(
+                exc, during=stage, database=config.database, read_only=config.read_only
+            ) from exc
+        opened(root)

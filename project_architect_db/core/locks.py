@@ -3,7 +3,9 @@
 DuckDB lets one process write a file, or any number of processes read it, never
 both. When the file is taken, its message names the holder's program and PID,
 and it adds "you would be able to open this database in read-only mode" when
-the holder only reads. This module turns that into what to do.
+the holder only reads. This module turns that into what to do. The engine
+reaches it through its row of ``errors.DUCKDB_ERRORS`` ("open: file"); the
+command line calls it directly.
 """
 
 from __future__ import annotations

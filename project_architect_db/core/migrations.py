@@ -26,27 +26,25 @@ def apply_migrations(
 ) -> list[int]:
     """Apply pending migrations in order, each in its own transaction together
     with its row in ``schema_migrations``; the versions applied. Running it again
-    applies nothing."""
+    applies nothing. DuckDB's exceptions pass through: the engine's connect
+    translates them (``errors.Stage.MIGRATE``)."""
     runner = StatementRunner(
         connection, recorder, ResultColumns(), NeverCancelled(), in_transaction=False
     )
-    try:
-        pending = pending_migrations(runner)
-        if read_only:
-            if pending:
-                raise DatabaseError(
-                    f"database is read-only and lacks migrations {pending}; open it once "
-                    "with read_only=False to upgrade it, or pass migrate=False"
-                )
-            return []
-        runner.run(sql.CREATE_SCHEMA_MIGRATIONS)
-        pending = pending_migrations(runner)
-        by_version = {m.version: m for m in migrations()}
-        for version in pending:
-            migration = by_version[version]
-            with runner.atomic():
-                runner.script(f"migration {version:04d}_{migration.name}", migration.script)
-                runner.run(sql.RECORD_MIGRATION, version=version, name=migration.name)
-        return pending
-    except duckdb.Error as exc:
-        raise DatabaseError(f"applying migrations failed: {exc}") from exc
+    pending = pending_migrations(runner)
+    if read_only:
+        if pending:
+            raise DatabaseError(
+                f"database is read-only and lacks migrations {pending}; open it once "
+                "with read_only=False to upgrade it, or pass migrate=False"
+            )
+        return []
+    runner.run(sql.CREATE_SCHEMA_MIGRATIONS)
+    pending = pending_migrations(runner)
+    by_version = {m.version: m for m in migrations()}
+    for version in pending:
+        migration = by_version[version]
+        with runner.atomic():
+            runner.script(f"migration {version:04d}_{migration.name}", migration.script)
+            runner.run(sql.RECORD_MIGRATION, version=version, name=migration.name)
+    return pending

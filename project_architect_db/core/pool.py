@@ -138,7 +138,9 @@ class ConnectionPool:
                 await self._all_returned.wait()
             if self._checked_out:
                 for pooled in list(self._checked_out):
-                    pooled.connection.interrupt()
+                    # One closed under us (see pool_pre_ping) runs nothing.
+                    with contextlib.suppress(duckdb.ConnectionException):
+                        pooled.connection.interrupt()
                 # Interrupted sessions roll back and release within moments;
                 # one held idle by its caller is closed under it below.
                 with anyio.move_on_after(1.0):

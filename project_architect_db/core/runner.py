@@ -5,9 +5,10 @@ started: a repository method hands the session one function of a
 :class:`StatementRunner`, and that function makes every statement the method
 needs, so the method costs one thread hop however many statements it runs.
 
-The runner also times each named query for ``engine.stats()``, refuses to start
-another statement once the caller has been cancelled, and turns DuckDB's
-exceptions into the library's.
+The runner also times each named query for ``engine.stats()`` and refuses to
+start another statement once the caller has been cancelled. DuckDB's exceptions
+pass through it unchanged: the session's thread hop translates them
+(``errors.from_duckdb``), so work can still catch a DuckDB error it expects.
 """
 
 from __future__ import annotations
@@ -19,13 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import duckdb
 
-from ..errors import (
-    ConflictError,
-    DatabaseError,
-    IntegrityError,
-    InvalidQueryError,
-    ProjectArchitectDBError,
-)
+from ..errors import InvalidQueryError, is_write_conflict
 from .sql import NamedQuery
 from .statements import Statement, Use, checked_query
 from .stats import QueryStatsRecorder
@@ -37,7 +32,6 @@ __all__ = [
     "ResultColumns",
     "Row",
     "StatementRunner",
-    "translate_duckdb_error",
 ]
 
 Row = dict[str, Any]
@@ -239,7 +233,7 @@ class StatementRunner:
                 with self.atomic():
                     return work(self)
             except duckdb.TransactionException as exc:
-                if not _is_conflict(exc) or attempt == attempts - 1:
+                if not is_write_conflict(exc) or attempt == attempts - 1:
                     raise
                 time.sleep(min(0.0005 * 2**attempt, 0.02))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -276,34 +270,3 @@ class StatementRunner:
 
 def _dicts(names: Sequence[str], cursor: duckdb.DuckDBPyConnection) -> list[Row]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _is_conflict(exc: duckdb.Error) -> bool:
-    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
-
-
-def translate_duckdb_error(
-    exc: duckdb.Error, *, entity: str | None = None, entity_id: int | None = None
-) -> ProjectArchitectDBError:
-    """The library error that stands for a DuckDB exception (chain it as the cause)."""
-    text = str(exc)
-    subject = entity or "row"
-    if _is_conflict(exc):
-        return ConflictError(subject, entity_id, "a concurrent transaction changed it first")
-    if isinstance(exc, duckdb.TransactionException) and "aborted" in text:
-        return DatabaseError(
-            "the transaction was aborted by an earlier failed statement; roll it back "
-            f"before running more statements ({text})"
-        )
-    if isinstance(exc, duckdb.ConstraintException):
-        return IntegrityError(f"{subject} violates a database constraint: {text}")
-    if isinstance(exc, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
-        return InvalidQueryError(f"DuckDB rejected the statement: {text}")
-    if isinstance(exc, duckdb.InvalidInputException) and "read-only mode" in text:
-        return DatabaseError(
-            "the database is open read-only (read_only=True); open it without read_only "
-            f"to change it. DuckDB said: {text}"
-        )
-    if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
-        return InvalidQueryError(f"DuckDB could not use a value: {text}")
-    return DatabaseError(f"DuckDB failed: {type(exc).__name__}: {text}")

@@ -14,6 +14,10 @@ statement, and the session waits (shielded) for the thread to finish and rolls
 back. If the caller had a transaction open, that transaction is gone, so the
 session refuses further statements until the caller rolls back or leaves the
 transaction block: it never silently starts a new transaction in its place.
+
+Dependencies run one way: the engine builds one :class:`SessionContext` (pool,
+stats recorder, column cache, thread limiter, options) at connect and hands it
+to every session it opens; this module never imports the engine.
 """
 
 from __future__ import annotations
@@ -21,27 +25,37 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import duckdb
 
-from ..errors import (
-    DatabaseError,
-    PoolClosedError,
-    ProjectArchitectDBError,
-    StatementTimeoutError,
-)
+from ..errors import DatabaseError, Stage, StatementTimeoutError, from_duckdb
 from .pool import ConnectionPool, PooledConnection
-from .runner import CallCancelled, ResultColumns, StatementRunner, translate_duckdb_error
+from .runner import CallCancelled, ResultColumns, StatementRunner
 from .stats import QueryStatsRecorder
 
-if TYPE_CHECKING:
-    from .engine import DatabaseEngine
-
-__all__ = ["Session", "SessionManager"]
+__all__ = ["Session", "SessionContext", "SessionManager", "SessionSource"]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What every session of one engine shares; the engine builds it once per
+    connect and hands it to each session it opens."""
+
+    pool: ConnectionPool
+    #: Per-named-query timings for ``engine.stats()``.
+    recorder: QueryStatsRecorder
+    #: Result column names per statement, read once per database.
+    columns: ResultColumns
+    #: Bounds the engine's worker threads to its connections.
+    limiter: anyio.CapacityLimiter
+    #: ``pool_pre_ping``: retry a checkout's first work on a fresh connection
+    #: when the pooled one was closed under us.
+    pre_ping: bool
 
 
 class _WorkerCall:
@@ -92,22 +106,14 @@ class Session:
 
     def __init__(
         self,
-        pool: ConnectionPool,
+        context: SessionContext,
         pooled: PooledConnection,
-        recorder: QueryStatsRecorder,
-        columns: ResultColumns,
-        limiter: anyio.CapacityLimiter,
         *,
-        pre_ping: bool,
         transactional: bool = False,
         statement_timeout: float | None = None,
     ) -> None:
-        self._pool = pool
+        self._context = context
         self._pooled: PooledConnection | None = pooled
-        self._recorder = recorder
-        self._columns = columns
-        self._limiter = limiter
-        self._pre_ping = pre_ping
         self._tx_wanted = transactional
         self._tx_open = False
         self._doomed: str | None = None
@@ -160,16 +166,38 @@ class Session:
             )
         self._tx_wanted = True
         try:
-            yield self
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.rollback()
-            raise
-        else:
-            await self.commit()
+            async with self._committing():
+                yield self
         finally:
             self._tx_wanted = False
             self._doomed = None
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        context: SessionContext,
+        *,
+        transactional: bool = False,
+        statement_timeout: float | None = None,
+    ) -> AsyncIterator[Session]:
+        """A session on a connection from ``context``'s pool, given back (rolled
+        back if anything was left open) on exit; ``transactional``: one
+        transaction, as ``begin()``. What ``engine.session()`` and
+        ``engine.transaction()`` return; use those."""
+        pooled = await context.pool.acquire()
+        session = cls(
+            context, pooled, transactional=transactional, statement_timeout=statement_timeout
+        )
+        try:
+            if transactional:
+                async with session._committing():
+                    yield session
+            else:
+                yield session
+        finally:
+            with anyio.CancelScope(shield=True):
+                await session._finish()
 
     async def run_in_worker(
         self,
@@ -194,7 +222,7 @@ class Session:
             except _ConnectionClosed:
                 # pre-ping: the connection died while idle; nothing ran, so a fresh
                 # connection can take the same work.
-                self._pool.replace(pooled)
+                self._context.pool.replace(pooled)
                 return await self._hop(pooled, work, begin_pending, entity, entity_id)
         finally:
             self._busy = False
@@ -228,7 +256,8 @@ class Session:
         call = _WorkerCall()
         begin = begin_pending and self._tx_wanted and not self._tx_open
         in_transaction = self._tx_open
-        can_retry = self._pre_ping and self._fresh_checkout and not in_transaction
+        context = self._context
+        can_retry = context.pre_ping and self._fresh_checkout and not in_transaction
 
         def in_thread() -> T:
             with call.lock:
@@ -237,7 +266,7 @@ class Session:
                 call.started = True
                 call.running.acquire()
             runner = StatementRunner(
-                pooled.connection, self._recorder, self._columns, call, in_transaction
+                pooled.connection, context.recorder, context.columns, call, in_transaction
             )
             try:
                 if begin:
@@ -261,7 +290,7 @@ class Session:
         try:
             with timer or nullcontext():
                 result = await anyio.to_thread.run_sync(
-                    in_thread, abandon_on_cancel=True, limiter=self._limiter
+                    in_thread, abandon_on_cancel=True, limiter=context.limiter
                 )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
@@ -269,7 +298,9 @@ class Session:
             raise
         except duckdb.Error as exc:
             self._tx_open = call.in_transaction
-            error = self._translate(exc, entity, entity_id)
+            # The one place a statement's DuckDB error becomes the library's.
+            during = Stage.CLOSED_ENGINE if self._context.pool.closed else Stage.STATEMENT
+            error = from_duckdb(exc, during=during, entity=entity, entity_id=entity_id)
             if self._tx_open:
                 # DuckDB has aborted the transaction: a later COMMIT would quietly
                 # roll back, so refuse to pretend anything can still commit.
@@ -310,7 +341,9 @@ class Session:
         if not started:
             return False
         if call.running.locked():
-            pooled.connection.interrupt()
+            # A connection the closing pool closed under the call runs nothing more.
+            with suppress(duckdb.ConnectionException):
+                pooled.connection.interrupt()
         await anyio.to_thread.run_sync(call.wait_done)
         return True
 
@@ -334,16 +367,18 @@ class Session:
                     "statements"
                 )
 
-    def _translate(
-        self, exc: duckdb.Error, entity: str | None, entity_id: int | None
-    ) -> ProjectArchitectDBError:
-        if self._pool.closed and isinstance(
-            exc, duckdb.ConnectionException | duckdb.InterruptException
-        ):
-            return PoolClosedError("the engine was closed while this operation ran")
-        if isinstance(exc, duckdb.InterruptException):
-            return DatabaseError("the statement was interrupted")
-        return translate_duckdb_error(exc, entity=entity, entity_id=entity_id)
+    @asynccontextmanager
+    async def _committing(self) -> AsyncIterator[None]:
+        """The end of every transaction block (``engine.transaction()``,
+        ``begin()``): commit on normal exit, roll back on an exception or a
+        cancellation (shielded, so the rollback itself is not cancelled)."""
+        try:
+            yield
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.rollback()
+            raise
+        await self.commit()
 
     async def _finish(self) -> None:
         """Roll back anything left open and give the connection back."""
@@ -351,13 +386,13 @@ class Session:
         if pooled is None:
             return
         discard = False
-        if self._tx_open and not self._pool.closed:
+        if self._tx_open and not self._context.pool.closed:
             try:
                 await anyio.to_thread.run_sync(_quiet_rollback, pooled.connection)
             except duckdb.Error:
                 discard = True
         self._tx_open = False
-        self._pool.release(pooled, discard=discard)
+        self._context.pool.release(pooled, discard=discard)
 
 
 def _commit(runner: StatementRunner) -> None:
@@ -373,44 +408,19 @@ def _quiet_rollback(connection: duckdb.DuckDBPyConnection) -> None:
         connection.rollback()
 
 
-@asynccontextmanager
-async def open_session(
-    engine: DatabaseEngine, *, transactional: bool, statement_timeout: float | None
-) -> AsyncIterator[Session]:
-    """The session behind ``engine.session()`` and ``engine.transaction()``."""
-    pool, recorder, columns, limiter = engine._parts()
-    pooled = await pool.acquire()
-    session = Session(
-        pool,
-        pooled,
-        recorder,
-        columns,
-        limiter,
-        pre_ping=engine.config.pool_pre_ping,
-        transactional=transactional,
-        statement_timeout=statement_timeout,
-    )
-    try:
-        if not transactional:
-            yield session
-        else:
-            try:
-                yield session
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await session.rollback()
-                raise
-            await session.commit()
-    finally:
-        with anyio.CancelScope(shield=True):
-            await session._finish()
+class SessionSource(Protocol):
+    """What ``SessionManager`` needs: a ``DatabaseEngine`` is one."""
+
+    def session(self) -> AbstractAsyncContextManager[Session]: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Session]: ...
 
 
 class SessionManager:
     """Sessions and transactions of one engine, plus running several operations
     in one transaction."""
 
-    def __init__(self, engine: DatabaseEngine) -> None:
+    def __init__(self, engine: SessionSource) -> None:
         self._engine = engine
 
     def session(self) -> AbstractAsyncContextManager[Session]:
