@@ -9,8 +9,8 @@ from typing import Any
 from .core.runner import StatementRunner
 from .core.session import Session
 from .repositories.analytics import compute_summaries
-from .repositories.base import choice
 from .repositories.project import ProjectRepository
+from .repositories.values import choice
 from .schemas.project import ProjectCreate, ProjectStatus
 
 __all__ = ["BulkOperations"]

@@ -171,8 +171,8 @@ def _staged_schemas(query_name: str) -> dict[str, Any]:
         statements = repository.statements
         names = {getattr(statements, field).name for field in statements.__dataclass_fields__}
         if query_name in names:
-            return dict(repository.staged_schemas())
-    return dict(ProjectRepository.staged_schemas())
+            return repository.staging.staged_schemas()
+    return ProjectRepository.staging.staged_schemas()
 
 
 def _contract(catalog: Catalog) -> list[Failure]:

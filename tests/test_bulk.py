@@ -197,9 +197,9 @@ async def test_bulk_operations_insert_projects_and_update_status(session: Sessio
 async def test_bulk_create_reports_progress_per_chunk(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import project_architect_db.repositories.base as base
+    import project_architect_db.repositories.staging as staging
 
-    monkeypatch.setattr(base, "BULK_CHUNK", 3)
+    monkeypatch.setattr(staging, "BULK_CHUNK", 3)
     seen: list[tuple[int, int]] = []
     made = await ProjectRepository(session).bulk_create(
         [project_data(name=f"p{i}") for i in range(10)],
@@ -213,9 +213,9 @@ async def test_bulk_create_reports_progress_per_chunk(
 async def test_a_failure_in_a_later_chunk_writes_nothing(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import project_architect_db.repositories.base as base
+    import project_architect_db.repositories.staging as staging
 
-    monkeypatch.setattr(base, "BULK_CHUNK", 2)
+    monkeypatch.setattr(staging, "BULK_CHUNK", 2)
 
     def stop_after_first_chunk(done: int, total: int) -> None:
         if done > 2:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -12,7 +12,7 @@ from ..core import statements as sql
 from ..core.runner import StatementRunner
 from ..errors import NotFoundError
 from ..schemas.analytics import ConversationFlowMetrics
-from ..schemas.common import AuditAction, CreateSchema, EntityKind
+from ..schemas.common import AuditAction, EntityKind
 from ..schemas.conversation import (
     Conversation,
     ConversationCreate,
@@ -21,9 +21,15 @@ from ..schemas.conversation import (
     MessageCreate,
 )
 from .analytics import AnalyticsRepository
-from .base import BaseRepository, choice, json_text, to_param
+from .base import BaseRepository
+from .values import choice, json_text, to_param
 
 __all__ = ["ConversationRepository"]
+
+
+def _messages_json(item: ConversationCreate) -> str:
+    """A new conversation's messages as the JSON text the insert binds."""
+    return json_text([m.to_json() for m in item.messages])
 
 
 class ConversationRepository(BaseRepository[Conversation]):
@@ -45,7 +51,9 @@ class ConversationRepository(BaseRepository[Conversation]):
         ]
     )
     json_columns: ClassVar[frozenset[str]] = frozenset()
-    custom_columns: ClassVar[frozenset[str]] = frozenset({"messages"})
+    column_builders: ClassVar[Mapping[str, Callable[[Any], Any]]] = {"messages": _messages_json}
+    # The audit trail keeps how many messages a create brought, not their text.
+    audit_counted: ClassVar[frozenset[str]] = frozenset({"messages"})
 
     async def get_by_project(self, project_id: int) -> list[Conversation]:
         """The live conversations of a project, oldest first."""
@@ -87,21 +95,9 @@ class ConversationRepository(BaseRepository[Conversation]):
                 raise NotFoundError(self.entity.value, id, "it does not exist or is deleted")
             count = len(row["messages"])
             changes = {"messages": {"old": count - 1, "new": count}}
-            self._audit(db, id, AuditAction.UPDATE, json.dumps(changes))
+            self.audit_trail.write(db, id, AuditAction.UPDATE, json.dumps(changes))
             return Conversation.from_row(row)
 
         return await self.session.run_in_worker(
             lambda db: db.retrying_conflicts(append), entity=self.entity, entity_id=id
         )
-
-    def _column_value(self, item: CreateSchema, column: str) -> Any:
-        if column == "messages":
-            assert isinstance(item, ConversationCreate)
-            return json_text([m.to_json() for m in item.messages])
-        return super()._column_value(item, column)
-
-    def _audit_of_create(self, item: CreateSchema) -> dict[str, Any]:
-        changes = item.model_dump(mode="json", exclude={"messages"})
-        assert isinstance(item, ConversationCreate)
-        changes["messages"] = len(item.messages)
-        return changes

@@ -14,7 +14,8 @@ from ..schemas.common import EntityKind
 from ..schemas.document import Document, DocumentCreate, DocumentType, DocumentUpdate
 from ..schemas.results import SearchHit
 from ..search import query_terms, snippet
-from .base import BaseRepository, choice
+from .base import BaseRepository
+from .values import choice
 
 __all__ = ["DocumentRepository"]
 
@@ -83,7 +84,7 @@ class DocumentRepository(BaseRepository[Document]):
             )
             return [
                 SearchHit[Document](item=document, score=score, snippet=_snippet(document, terms))
-                for document, score in self._ranked(db, ranking)
+                for document, score in self.search_index.ranked(db, ranking)
             ]
 
         return await self.session.run_in_worker(work, entity=self.entity)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
 import pyarrow as pa
-from pydantic_core import to_jsonable_python
 
 from ..core import statements as sql
 from ..core.runner import StatementRunner
@@ -18,19 +16,20 @@ from ..schemas.document import Document
 from ..schemas.project import Project, ProjectCreate, ProjectDetail, ProjectStatus, ProjectUpdate
 from ..schemas.repository import Repository
 from ..search import query_terms
+from . import audit
 from .analytics import AnalyticsRepository, DateRange
-from .base import BaseRepository, choice
+from .base import BaseRepository
+from .conversation import ConversationRepository
 from .document import DocumentRepository
+from .repository import RepositoryRepository
+from .values import choice, json_value
 
 __all__ = ["ProjectRepository"]
 
 
-# Child entity -> its statements, in the order cascades visit them.
-_CHILDREN = (
-    (EntityKind.CONVERSATION, sql.CONVERSATION),
-    (EntityKind.DOCUMENT, sql.DOCUMENT),
-    (EntityKind.REPOSITORY, sql.REPOSITORY),
-)
+# A project's children, in the order cascades visit them: each gives its
+# statements, audit trail and search index.
+_CHILDREN = (ConversationRepository, DocumentRepository, RepositoryRepository)
 
 
 class ProjectRepository(BaseRepository[Project]):
@@ -74,7 +73,7 @@ class ProjectRepository(BaseRepository[Project]):
 
         def work(db: StatementRunner) -> list[Project]:
             ranking = db.rows(sql.RANK_PROJECTS, terms=terms, limit=limit)
-            return [project for project, _ in self._ranked(db, ranking)]
+            return [project for project, _ in self.search_index.ranked(db, ranking)]
 
         return await self.session.run_in_worker(work, entity=self.entity)
 
@@ -132,22 +131,22 @@ class ProjectRepository(BaseRepository[Project]):
                 row = db.one(sql.PROJECT.restore, id=id)
                 if deleted is None or row is None:
                     return self._model_not_restored(db, id)
-                self._audit(db, id, AuditAction.RESTORE, "{}")
-                self._index(db, id, row)
-                documents = DocumentRepository(self.session)
-                for child, statements in _CHILDREN:
+                self.audit_trail.write(db, id, AuditAction.RESTORE, audit.RESTORE)
+                self.search_index.add(db, id, row)
+                for child in _CHILDREN:
                     rows = db.rows(
-                        statements.restore_of_project,
+                        child.statements.restore_of_project,
                         project_id=id,
                         deleted_at=deleted["deleted_at"],
                     )
-                    back = [r["id"] for r in rows]
-                    self._audit_children(
-                        db, child, back, {"cascade_from_project": id}, AuditAction.RESTORE
+                    child.audit_trail.write_many(
+                        db,
+                        [r["id"] for r in rows],
+                        AuditAction.RESTORE,
+                        {"cascade_from_project": id},
                     )
-                    if child is EntityKind.DOCUMENT:
-                        for restored in rows:
-                            documents._index(db, restored["id"], restored)
+                    for restored in rows:
+                        child.search_index.add(db, restored["id"], restored)
             return Project.from_row(row)
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
@@ -159,52 +158,29 @@ class ProjectRepository(BaseRepository[Project]):
         if gone is None:
             return False
         deleted_at = gone["deleted_at"]
-        self._audit(
-            db, id, AuditAction.DELETE, json.dumps({"deleted_at": to_jsonable_python(deleted_at)})
-        )
-        self._unindex(db, id)
-        for child, statements in _CHILDREN:
+        self.audit_trail.write(db, id, AuditAction.DELETE, audit.soft_delete(deleted_at))
+        self.search_index.remove(db, id)
+        cascade = {"deleted_at": json_value(deleted_at), "cascade_from_project": id}
+        for child in _CHILDREN:
             ids = [
                 r["id"]
                 for r in db.rows(
-                    statements.soft_delete_of_project, project_id=id, deleted_at=deleted_at
+                    child.statements.soft_delete_of_project, project_id=id, deleted_at=deleted_at
                 )
             ]
-            self._audit_children(
-                db,
-                child,
-                ids,
-                {"deleted_at": to_jsonable_python(deleted_at), "cascade_from_project": id},
-            )
-            if child is EntityKind.DOCUMENT and ids:
-                db.run(sql.DELETE_SEARCH_TERMS_OF_MANY, entity=child.value, entity_ids=ids)
+            child.audit_trail.write_many(db, ids, AuditAction.DELETE, cascade)
+            child.search_index.remove_many(db, ids)
         return True
 
     def _hard_delete(self, db: StatementRunner, id: int) -> bool:
         gone = db.one(sql.PROJECT.hard_delete, id=id)
         if gone is None:
             return False
-        self._unindex(db, id)
+        self.search_index.remove(db, id)
         db.run(sql.DELETE_SEARCH_TERMS_OF_PROJECT_DOCUMENTS, project_id=id)
-        self._audit(db, id, AuditAction.DELETE, json.dumps({"hard": True}))
-        for child, statements in _CHILDREN:
-            ids = [r["id"] for r in db.rows(statements.hard_delete_of_project, project_id=id)]
-            self._audit_children(db, child, ids, {"hard": True, "cascade_from_project": id})
+        self.audit_trail.write(db, id, AuditAction.DELETE, audit.HARD_DELETE)
+        cascade = {"hard": True, "cascade_from_project": id}
+        for child in _CHILDREN:
+            ids = [r["id"] for r in db.rows(child.statements.hard_delete_of_project, project_id=id)]
+            child.audit_trail.write_many(db, ids, AuditAction.DELETE, cascade)
         return True
-
-    def _audit_children(
-        self,
-        db: StatementRunner,
-        child: EntityKind,
-        ids: list[int],
-        changes: dict[str, object],
-        action: AuditAction = AuditAction.DELETE,
-    ) -> None:
-        if ids:
-            db.run(
-                sql.INSERT_AUDIT_ENTRIES,
-                entity=child.value,
-                entity_ids=ids,
-                action=action.value,
-                changes=json.dumps(changes),
-            )

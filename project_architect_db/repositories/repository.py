@@ -10,7 +10,8 @@ from ..core import statements as sql
 from ..errors import InvalidQueryError
 from ..schemas.common import EntityKind
 from ..schemas.repository import Repository, RepositoryCreate, RepositoryUpdate
-from .base import BaseRepository, utc_column
+from .base import BaseRepository
+from .values import utc_column
 
 __all__ = ["RepositoryRepository"]
 
