@@ -4,7 +4,9 @@ The public API is exactly what this module exports.
 """
 
 from .bulk import BulkOperations
+from .core.config import EngineOptions
 from .core.engine import DatabaseEngine
+from .core.runner import StatementRunner
 from .core.session import Session, SessionManager
 from .core.snapshot import SnapshotInfo
 from .core.stats import EngineStats, QueryStats
@@ -90,6 +92,7 @@ __all__ = [
     "DocumentType",
     "DocumentUpdate",
     "DocumentUsageStats",
+    "EngineOptions",
     "EngineStats",
     "IntegrityError",
     "InvalidQueryError",
@@ -123,6 +126,7 @@ __all__ = [
     "Session",
     "SessionManager",
     "SnapshotInfo",
+    "StatementRunner",
     "StatementTimeoutError",
     "TimeSeriesData",
     "TimeSeriesPoint",

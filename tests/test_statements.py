@@ -138,3 +138,18 @@ async def test_a_statement_missing_from_the_files_is_refused_by_name(
     async with engine.session() as session:
         with pytest.raises(InvalidQueryError, match=r"no query 'get_ghost'.*check-sql"):
             await session.run_in_worker(lambda db: db.one(ghost, id=1))
+
+
+async def test_several_statements_of_your_own_in_one_worker_trip(engine: DatabaseEngine) -> None:
+    """The public extension point: Session.run_in_worker with the exported runner."""
+    from project_architect_db import StatementRunner as PublicRunner
+
+    def work(db: PublicRunner) -> list[object]:
+        with db.atomic():
+            db.raw("CREATE TABLE notes (n INTEGER)", None)
+            db.raw("INSERT INTO notes VALUES ($n), ($m)", {"n": 1, "m": 2})
+            return [row["total"] for row in db.raw("SELECT sum(n) AS total FROM notes", None)]
+
+    async with engine.session() as session:
+        assert await session.run_in_worker(work) == [3]
+        assert engine.stats().queries["execute_raw"].calls == 3

@@ -88,10 +88,14 @@ class ResultColumns:
 
 
 class StatementRunner:
-    """One connection plus what is needed to use it well from a worker thread.
+    """One connection plus what is needed to use it well from a worker thread:
+    what ``Session.run_in_worker(work)`` hands to ``work``.
 
-    Instances are made by the session for a single thread trip and must not be
-    kept beyond it.
+    For your own code: ``raw(sql, parameters)`` (rows as dicts), ``atomic()``
+    (statements that commit together), ``in_transaction``. The library's own
+    ``rows``/``one``/``value``/``run`` take a registered ``Statement`` from
+    ``core/statements.py`` (the named queries of ``sql/``). Instances are made
+    by the session for a single thread trip and must not be kept beyond it.
     """
 
     __slots__ = ("_call", "_columns", "_in_transaction", "_recorder", "connection")

@@ -209,10 +209,14 @@ class Session:
     ) -> T:
         """Run ``work`` in a worker thread on this session's connection: one hop.
 
-        ``work`` receives a :class:`StatementRunner`; every statement it makes
-        belongs to this session (and its transaction). ``entity``/``entity_id``
-        name the row concerned, for error messages. DuckDB errors come back as
-        the library's errors.
+        This is how every repository method talks to DuckDB, and the way to make
+        several statements of your own for the price of one hop: ``work``
+        receives a :class:`StatementRunner` (exported from the package), whose
+        ``raw(sql, parameters)`` runs caller-supplied SQL and ``atomic()`` groups
+        statements in one transaction. Every statement belongs to this session
+        (and its transaction); keep ``work`` quick and synchronous, and do not keep
+        the runner beyond it. ``entity``/``entity_id`` name the row concerned,
+        for error messages. DuckDB errors come back as the library's errors.
         """
         pooled = self._usable()
         self._busy = True

@@ -137,6 +137,9 @@ class BaseRepository(Generic[ModelT]):
         )
 
     async def __aenter__(self) -> Self:
+        """``async with Repo(session) as repo:``, the form the original design
+        documents. A repository holds nothing to release (the session owns the
+        connection), so entering and leaving do nothing."""
         return self
 
     async def __aexit__(
