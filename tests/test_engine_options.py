@@ -79,7 +79,8 @@ async def test_per_session_statement_timeout_is_checked_before_the_engine_is_use
 
 
 def test_mypy_checks_the_options_of_a_call(tmp_path: Path) -> None:
-    api = pytest.importorskip("mypy.api")
+    from mypy import api  # a test dependency (pyproject's [test] extra)
+
     snippet = tmp_path / "snippet.py"
     snippet.write_text(
         "from project_architect_db import DatabaseEngine\n"
