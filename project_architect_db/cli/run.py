@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 import duckdb
 
-from ..core.locks import open_failure_message
 from ..core.sql import NamedQuery, Operation, SqlFileError, load_file
+from ..errors import Stage, from_duckdb
 from .common import (
     CommandError,
     UsageError,
@@ -353,10 +353,10 @@ def _connect(database: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConn
     returns them."""
     try:
         connection = duckdb.connect(str(database), read_only=read_only)
-    except duckdb.IOException as exc:
-        raise CommandError(open_failure_message(str(database), exc, read_only=read_only)) from None
     except duckdb.Error as exc:
-        raise CommandError(f"cannot open database {str(database)!r}: {exc}") from None
+        # The engine's own words for a file that will not open (errors.DUCKDB_ERRORS).
+        failure = from_duckdb(exc, during=Stage.OPEN, database=str(database), read_only=read_only)
+        raise CommandError(str(failure)) from None
     try:
         connection.execute("SET GLOBAL TimeZone = 'UTC'")
         yield connection
