@@ -1,4 +1,4 @@
-"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s check_sql`, `nox -s bench`."""
+"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s check_sql`, `nox -s bench`, `nox -s soak`."""
 
 from __future__ import annotations
 
@@ -59,3 +59,12 @@ def bench(session: nox.Session) -> None:
     Results go to benchmarks/results/ (JSON and Markdown)."""
     session.install(".")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """16 tasks of mixed operations on one engine and a DuckDB file, checking memory,
+    fds, threads, the pool and the audit trail; `nox -s soak -- --quick` for the
+    CI-sized run (about a minute), `-- --backend trio` for trio. Not in CI yet."""
+    session.install(".", "trio>=0.27")
+    session.run("python", "benchmarks/soak.py", *session.posargs)
