@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -92,3 +95,29 @@ def run_in_session(pe: PortalEngine, work: Callable[[Session], Awaitable[T]]) ->
             return await work(session)
 
     return portal.call(in_session)
+
+
+_HOLDER = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "reader")
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+@contextmanager
+def held(path: Path, how: str) -> Iterator[int]:
+    """Another process holding the DuckDB file ``path`` as a ``writer`` or a
+    ``reader`` for the block; its PID."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path), how],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        yield holder.pid
+    finally:
+        holder.communicate("done\n", timeout=30)

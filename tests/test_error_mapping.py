@@ -10,18 +10,16 @@ that renames an exception or rewords a message the table matches fails here.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import duckdb
 import pytest
-from helpers import LONG_QUERY
+from helpers import LONG_QUERY, held
 
 from project_architect_db import (
     ConflictError,
@@ -108,31 +106,6 @@ async def write_on_read_only(directory: Path) -> None:
     await (await engine_with_table(directory)).close()
     async with DatabaseEngine(directory / "app.duckdb", read_only=True, migrate=False) as reader:
         await reader.execute_raw("INSERT INTO t VALUES (3, 3)")
-
-
-HOLDER = """
-import sys, duckdb
-connection = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "reader")
-print("holding", flush=True)
-sys.stdin.readline()
-"""
-
-
-@contextmanager
-def held(path: Path, how: str) -> Iterator[None]:
-    """Another process holding ``path`` as a ``writer`` or a ``reader``."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path), how],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "holding"
-        yield
-    finally:
-        holder.communicate("done\n", timeout=30)
 
 
 def locked_by(how: str) -> Callable[[Path], Awaitable[object]]:

@@ -3,40 +3,13 @@ writer or a reader (DuckDB's message tells), which process, and what to do."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import held
 
 from project_architect_db import DatabaseEngine, DatabaseError
-
-HOLDER = """
-import sys, duckdb
-connection = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "reader")
-print("holding", flush=True)
-sys.stdin.readline()
-"""
-
-
-@contextmanager
-def held(path: Path, how: str) -> Iterator[int]:
-    """Another process holding ``path`` as a ``writer`` or a ``reader``; its PID."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path), how],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "holding"
-        yield holder.pid
-    finally:
-        holder.communicate("done\n", timeout=30)
 
 
 @pytest.fixture
