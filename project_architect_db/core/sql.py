@@ -27,13 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import aiosql
 from aiosql.types import SQLOperationType
 from aiosql.utils import SQLLoadException, SQLParseException
-
-from ..errors import InvalidQueryError
 
 __all__ = [
     "Catalog",
@@ -128,16 +125,6 @@ class NamedQuery:
     def location(self) -> str:
         """``file:line``, for messages."""
         return f"{self.source}:{self.line}"
-
-    def bind(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The parameters for this query, exactly as declared, or a clear error."""
-        try:
-            return {name: values[name] for name in self.parameters}
-        except KeyError as missing:
-            raise InvalidQueryError(
-                f"query {self.name!r} needs parameter {missing.args[0]!r}; "
-                f"it declares ({', '.join(self.parameters)})"
-            ) from None
 
 
 @dataclass(frozen=True, slots=True)
