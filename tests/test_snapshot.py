@@ -36,7 +36,9 @@ from project_architect_db import (
     ProjectRepository,
     StatementTimeoutError,
 )
-from project_architect_db.core.snapshot import SnapshotInfo, publish, quote_literal
+from project_architect_db.core import statements
+from project_architect_db.core.runner import StatementRunner
+from project_architect_db.core.snapshot import SnapshotInfo, detach_copy, publish, quote_literal
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -322,6 +324,27 @@ async def test_cancelling_a_snapshot_leaves_nothing_and_the_pool_whole(
         # The engine still snapshots.
         info = await engine.snapshot(target)
         assert info.tables["big"] == 3_000_000
+
+
+async def test_a_copy_abandoned_in_an_aborted_transaction_is_still_detached(
+    engine: DatabaseEngine, tmp_path: Path
+) -> None:
+    # A cancellation's interrupt can land on the copy's own ROLLBACK, leaving its
+    # transaction open and aborted; DuckDB refuses DETACH there, so the attached
+    # copy outlived its deleted file (seen once in CI, in the test above).
+    def abandon_copy(runner: StatementRunner) -> set[str]:
+        runner.run(statements.ATTACH_SNAPSHOT_TARGET, path=str(tmp_path / "half.duckdb"))
+        runner.connection.begin()
+        with pytest.raises(duckdb.InvalidInputException):
+            runner.connection.execute("SELECT error('stands in for the interrupted copy')")
+        detach_copy(runner, quietly=True)
+        names = runner.connection.execute("SELECT database_name FROM duckdb_databases()")
+        return {row[0] for row in names.fetchall()}
+
+    async with engine.session() as session:
+        attached = await session.run_in_worker(abandon_copy)
+    assert "snapshot_target" not in attached
+    await assert_pool_whole(engine)
 
 
 async def test_a_snapshot_longer_than_statement_timeout_is_rolled_back(

@@ -272,19 +272,31 @@ def row_counts(runner: StatementRunner, database: str) -> dict[str, int]:
     return {name: int(counted[index]) for index, name in enumerate(names)}
 
 
-def _detach(runner: StatementRunner, *, quietly: bool) -> None:
+def detach_copy(runner: StatementRunner, *, quietly: bool) -> None:
     """Close the copy's file. Run directly on the connection, not through the
     runner, which refuses statements once the caller is cancelled: this one must
-    run then too. A cancellation interrupts a connection once, so an interrupted
-    DETACH is tried a second time."""
+    run then too.
+
+    Two things can stand in its way after a failure or a cancellation, and each
+    is cleared before trying again: the interrupt (it stops one statement, which
+    may be this one), and a transaction left open and aborted when the interrupt
+    landed on the copy's own ROLLBACK (DuckDB refuses DETACH inside an aborted
+    transaction; rolling it back loses nothing, the copy is being abandoned).
+    """
     sql = checked_query(DETACH_TARGET).sql
-    for attempt in range(2):
+    attempts = 3
+    for attempt in range(attempts):
         try:
             runner.connection.execute(sql).fetchall()
             return
         except duckdb.InterruptException:
-            if attempt == 1 and not quietly:
+            if attempt == attempts - 1 and not quietly:
                 raise
+        except duckdb.TransactionException:
+            if not quietly:
+                raise
+            with suppress(duckdb.Error):
+                runner.connection.rollback()
         except duckdb.Error:
             if not quietly:
                 raise
@@ -308,7 +320,7 @@ def copy_database(runner: StatementRunner, *, temporary: Path, target: Path) -> 
             f"(DuckDB: {exc})"
         ) from exc
     except BaseException as exc:
-        _detach(runner, quietly=True)  # an interrupted ATTACH may have attached it
+        detach_copy(runner, quietly=True)  # an interrupted ATTACH may have attached it
         if isinstance(exc, duckdb.IOException):
             raise _write_failed(target, exc) from exc
         raise
@@ -317,11 +329,11 @@ def copy_database(runner: StatementRunner, *, temporary: Path, target: Path) -> 
             runner.composed(COPY_DATABASE, copy_sql, {})
             counts = row_counts(runner, TARGET_ALIAS)
     except BaseException as exc:
-        _detach(runner, quietly=True)
+        detach_copy(runner, quietly=True)
         if isinstance(exc, duckdb.IOException):
             raise _write_failed(target, exc) from exc
         raise
-    _detach(runner, quietly=False)
+    detach_copy(runner, quietly=False)
     if wal_path(temporary).exists():  # pragma: no cover - DETACH checkpoints (DuckDB 2.0.1)
         raise DatabaseError(
             f"DuckDB left a write-ahead log beside the copy for {str(target)!r}, so the copy "
