@@ -504,8 +504,11 @@ GROUP BY ALL ORDER BY ALL LIMIT 10
 #: Conversations start empty and only receive appends (each bumps the version):
 #: one message per version after the first, or an append was lost.
 LOST_MESSAGES = """
-SELECT id, version, len(messages) AS messages FROM conversations
-WHERE len(messages) <> version - 1 ORDER BY id LIMIT 10
+SELECT id, version, messages
+FROM (SELECT id, version,
+             (SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id) AS messages
+      FROM conversations AS c)
+WHERE messages <> version - 1 ORDER BY id LIMIT 10
 """
 
 

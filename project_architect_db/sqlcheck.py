@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from .core.sql import Catalog, NamedQuery, load_catalog
-from .core.statements import REGISTRY, contract_problem
+from .core.statements import REGISTRY, Statement, contract_problem
 from .repositories import (
     ConversationRepository,
     DocumentRepository,
@@ -169,7 +169,8 @@ def _staged_schemas(query_name: str) -> dict[str, Any]:
     repository runs it, else the shared ones (audit and search words)."""
     for repository in _REPOSITORIES:
         statements = repository.statements
-        names = {getattr(statements, field).name for field in statements.__dataclass_fields__}
+        fields = (getattr(statements, field) for field in statements.__dataclass_fields__)
+        names = {value.name for value in fields if isinstance(value, Statement)}
         if query_name in names:
             return repository.staging.staged_schemas()
     return ProjectRepository.staging.staged_schemas()

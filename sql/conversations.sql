@@ -1,6 +1,7 @@
 -- Conversations: message threads about a project, moving through phases
--- (discovery, requirements, design, implementation, review). Messages are kept
--- in order in the messages column, a list of the `message` struct type.
+-- (discovery, requirements, design, implementation, review). Their messages
+-- are rows of the messages table (sql/messages.sql); the library reads them
+-- with messages_of_conversations for the conversations a call returns.
 
 -- name: get_conversation(id, include_deleted)^
 -- One conversation by id; a soft-deleted one only when include_deleted is true.
@@ -30,11 +31,11 @@ WHERE phase = :phase
   AND deleted_at IS NULL
 ORDER BY id;
 
--- name: insert_conversation(project_id, title, phase, messages)<!
+-- name: insert_conversation(project_id, title, phase)<!
 -- A new conversation of a live project (no row back: the project is missing or
--- deleted). messages arrives as a JSON array of message objects.
-INSERT INTO conversations (project_id, title, phase, messages)
-SELECT :project_id, :title, :phase, CAST(CAST(:messages AS JSON) AS message[])
+-- deleted). Its first messages, if any, follow with insert_messages.
+INSERT INTO conversations (project_id, title, phase)
+SELECT :project_id, :title, :phase
 WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
 RETURNING *;
 
@@ -51,15 +52,12 @@ WHERE id = :id
   AND deleted_at IS NULL
 RETURNING *;
 
--- name: append_message(id, role, content, created_at, metadata)^
--- Appends one message to a live conversation in a single statement, so
--- concurrent appends never overwrite each other; bumps version.
+-- name: bump_conversation_version(id)^
+-- add_message's first step: a live conversation's version goes up by one and
+-- updated_at is stamped, as for any change to it. (append_message does not
+-- touch the conversation row, which is why concurrent appends never conflict.)
 UPDATE conversations
-SET messages   = list_append(
-        messages,
-        {'role': :role, 'content': :content, 'created_at': :created_at,
-         'metadata': CAST(:metadata AS JSON)}::message),
-    version    = version + 1,
+SET version    = version + 1,
     updated_at = now()
 WHERE id = :id
   AND deleted_at IS NULL
@@ -100,22 +98,25 @@ WHERE project_id = :project_id
 RETURNING id;
 
 -- name: hard_delete_conversation(id)^
--- Removes a conversation for good.
+-- Removes a conversation for good (after its messages:
+-- delete_messages_of_conversation, in the same transaction).
 DELETE FROM conversations
 WHERE id = :id
 RETURNING id;
 
 -- name: hard_delete_conversations_of_project(project_id)
--- Removes every conversation of a project, live or not (its hard delete).
+-- Removes every conversation of a project, live or not (its hard delete; their
+-- messages go first, with delete_messages_of_project).
 DELETE FROM conversations
 WHERE project_id = :project_id
 RETURNING id;
 
 -- name: bulk_insert_conversations()<!
 -- Inserts the rows of the Arrow table registered as staged_conversations
--- (ids drawn beforehand; messages as JSON text).
-INSERT INTO conversations (id, project_id, title, phase, messages)
-SELECT id, project_id, title, phase, CAST(CAST(messages AS JSON) AS message[])
+-- (ids drawn beforehand); their messages (JSON text in the staged messages
+-- column) follow with bulk_insert_staged_messages.
+INSERT INTO conversations (id, project_id, title, phase)
+SELECT id, project_id, title, phase
 FROM staged_conversations
 RETURNING *;
 

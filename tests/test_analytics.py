@@ -303,9 +303,15 @@ async def read_back(session: Session) -> Snapshot:
     audit = await session.execute("SELECT * FROM audit_log ORDER BY id")
     for row in audit:
         row["changes"] = json.loads(row["changes"])
+    conversations = await session.execute("SELECT * FROM conversations ORDER BY id")
+    messages = await session.execute("SELECT * FROM messages ORDER BY conversation_id, position")
+    for conversation in conversations:
+        conversation["messages"] = [
+            m for m in messages if m["conversation_id"] == conversation["id"]
+        ]
     return Snapshot(
         projects=projects,
-        conversations=await session.execute("SELECT * FROM conversations ORDER BY id"),
+        conversations=conversations,
         documents=await session.execute("SELECT * FROM documents ORDER BY id"),
         repositories=await session.execute("SELECT * FROM repositories ORDER BY id"),
         audit=audit,

@@ -518,7 +518,9 @@ def check_copy(path: Path) -> CopyState:
         talks = {
             row[0]: row[1:]
             for row in db.execute(
-                "SELECT id, project_id, title, version, len(messages) FROM conversations"
+                "SELECT id, project_id, title, version, "
+                "(SELECT count(*) FROM messages AS m WHERE m.conversation_id = conversations.id) "
+                "FROM conversations"
             ).fetchall()
         }
         audit = db.execute(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TypedDict
 
 from ..errors import InvalidQueryError
 from .sql import NamedQuery, Operation, queries
@@ -158,6 +159,15 @@ class EntityStatements:
     audit_bulk_insert: Statement
     update_targets: Statement
     bulk_update: Statement
+    #: Rows of another table that the read model holds, read for every row a
+    #: call returns (a conversation's messages): a query of all of them by the
+    #: parents' ``ids``, each with its parent's id as ``parent_id``, in order.
+    children: Statement | None = field(default=None, kw_only=True)
+    #: The model field they fill.
+    children_field: str = field(default="", kw_only=True)
+    #: Writes the children of the rows of one ``bulk_create`` chunk, from the
+    #: staged parent table.
+    bulk_insert_children: Statement | None = field(default=None, kw_only=True)
 
     @property
     def insert_columns(self) -> tuple[str, ...]:
@@ -180,9 +190,25 @@ class ChildStatements(EntityStatements):
     hard_delete_of_project: Statement
 
 
+class _Common(TypedDict):
+    get: Statement
+    listing: Statement
+    insert: Statement
+    update: Statement
+    soft_delete: Statement
+    restore: Statement
+    hard_delete: Statement
+    by_ids: Statement
+    bulk_insert_rows: Statement
+    bulk_insert: Statement
+    audit_bulk_insert: Statement
+    update_targets: Statement
+    bulk_update: Statement
+
+
 def _common(
     entity: str, table: str, insert_columns: tuple[str, ...], update_columns: tuple[str, ...]
-) -> dict[str, Statement]:
+) -> _Common:
     # The names follow sql/<table>.sql's convention; check-sql proves each exists
     # with these parameters and an operation that fits.
     return {
@@ -209,10 +235,20 @@ def _entity(
 
 
 def _child(
-    entity: str, table: str, insert_columns: tuple[str, ...], update_columns: tuple[str, ...]
+    entity: str,
+    table: str,
+    insert_columns: tuple[str, ...],
+    update_columns: tuple[str, ...],
+    *,
+    children: Statement | None = None,
+    children_field: str = "",
+    bulk_insert_children: Statement | None = None,
 ) -> ChildStatements:
     return ChildStatements(
         **_common(entity, table, insert_columns, update_columns),
+        children=children,
+        children_field=children_field,
+        bulk_insert_children=bulk_insert_children,
         of_project=rows(f"{table}_of_project", "project_id"),
         soft_delete_of_project=rows(f"soft_delete_{table}_of_project", "project_id", "deleted_at"),
         restore_of_project=rows(f"restore_{table}_of_project", "project_id", "deleted_at"),
@@ -226,11 +262,26 @@ PROJECT = _entity(
     ("name", "description", "project_idea", "architecture", "status"),
     ("name", "description", "project_idea", "architecture", "status"),
 )
+# -- messages of conversations (sql/messages.sql) -------------------------------------
+
+APPEND_MESSAGE = one(
+    "append_message", "conversation_id", "role", "content", "created_at", "metadata"
+)
+INSERT_MESSAGES = rows("insert_messages", "conversation_id", "messages")
+BULK_INSERT_STAGED_MESSAGES = run("bulk_insert_staged_messages")
+MESSAGES_PAGE = rows("messages_page", "conversation_id", "after", "limit")
+MESSAGES_OF_CONVERSATIONS = rows("messages_of_conversations", "ids")
+DELETE_MESSAGES_OF_CONVERSATION = run("delete_messages_of_conversation", "conversation_id")
+DELETE_MESSAGES_OF_PROJECT = run("delete_messages_of_project", "project_id")
+
 CONVERSATION = _child(
     "conversation",
     "conversations",
-    ("project_id", "title", "phase", "messages"),
+    ("project_id", "title", "phase"),
     ("title", "phase"),
+    children=MESSAGES_OF_CONVERSATIONS,
+    children_field="messages",
+    bulk_insert_children=BULK_INSERT_STAGED_MESSAGES,
 )
 DOCUMENT = _child(
     "document",
@@ -258,7 +309,7 @@ REPOSITORY = _child(
 PROJECTS_BY_STATUS = rows("projects_by_status", "status")
 MISSING_LIVE_PROJECTS = rows("missing_live_projects", "project_ids")
 CONVERSATIONS_IN_PHASE = rows("conversations_in_phase", "phase")
-APPEND_MESSAGE = one("append_message", "id", "role", "content", "created_at", "metadata")
+BUMP_CONVERSATION_VERSION = one("bump_conversation_version", "id")
 DOCUMENTS_OF_TYPE = rows("documents_of_type", "doc_type")
 RECORD_DOCUMENT_ACCESS = one("record_document_access", "id")
 STALE_REPOSITORIES = rows("stale_repositories", "days")

@@ -35,6 +35,7 @@ from ..errors import ConflictError, InvalidQueryError, NotFoundError
 from ..gcpause import gc_paused
 from ..queries.builder import QueryBuilder
 from ..queries.filters import OrderBy
+from ..queries.loading import load_models
 from ..schemas.common import (
     AuditAction,
     AuditEntry,
@@ -157,7 +158,7 @@ class BaseRepository(Generic[ModelT]):
 
         def work(db: StatementRunner) -> ModelT | None:
             row = db.one(self.statements.get, id=id, include_deleted=include_deleted)
-            return None if row is None else self.model.from_row(row)
+            return None if row is None else self._model(db, row)
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
 
@@ -238,6 +239,7 @@ class BaseRepository(Generic[ModelT]):
                     raise self._missing_parent(params)
                 self.audit_trail.write(db, row["id"], AuditAction.CREATE, changes)
                 self.search_index.add(db, row["id"], row)
+                self._write_children(db, row, item)
             return self.model.from_row(row)
 
         return await self.session.run_in_worker(work, entity=self.entity)
@@ -271,6 +273,7 @@ class BaseRepository(Generic[ModelT]):
         def work(db: StatementRunner) -> bool:
             with db.atomic():
                 if hard:
+                    self._delete_children(db, id)
                     gone = db.one(self.statements.hard_delete, id=id)
                     if gone is None:
                         return False
@@ -298,7 +301,7 @@ class BaseRepository(Generic[ModelT]):
                     return self._model_not_restored(db, id)
                 self.audit_trail.write(db, id, AuditAction.RESTORE, audit.RESTORE)
                 self.search_index.add(db, id, row)
-            return self.model.from_row(row)
+                return self._model(db, row)
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
 
@@ -349,7 +352,7 @@ class BaseRepository(Generic[ModelT]):
             if not returning:
                 return total
             with gc_paused():
-                return [self.model.from_row(row) for row in rows]
+                return self._models(db, rows)
 
         return await self.session.run_in_worker(work, entity=self.entity)
 
@@ -387,11 +390,27 @@ class BaseRepository(Generic[ModelT]):
     # -- protected API for subclasses ---------------------------------------------
     # Helpers an entity's own methods use inside (or as) their one worker trip.
 
+    def _models(self, db: StatementRunner, rows: Sequence[Row]) -> builtins.list[ModelT]:
+        """The read models of rows, with what they hold from other tables (a
+        conversation's messages, read by one more statement for all of them)."""
+        return load_models(db, self.model, self.statements, rows)
+
+    def _model(self, db: StatementRunner, row: Row) -> ModelT:
+        return self._models(db, [row])[0]
+
+    def _write_children(self, db: StatementRunner, row: Row, item: CreateSchema) -> None:
+        """Write the rows of other tables a new item brings (a conversation's
+        first messages) and put them into ``row`` for its model. Nothing by default."""
+
+    def _delete_children(self, db: StatementRunner, id: int) -> None:
+        """Remove the rows of other tables that a hard delete of ``id`` takes with
+        it, before the row itself. Nothing by default."""
+
     async def _select(self, query: sql.Statement, **params: Any) -> builtins.list[ModelT]:
         """The rows of a fixed named query, as models."""
 
         def work(db: StatementRunner) -> builtins.list[ModelT]:
-            return [self.model.from_row(row) for row in db.rows(query, **params)]
+            return self._models(db, db.rows(query, **params))
 
         return await self.session.run_in_worker(work, entity=self.entity)
 
@@ -402,7 +421,7 @@ class BaseRepository(Generic[ModelT]):
         if existing is None:
             raise NotFoundError(self.entity.value, id, "there is nothing to restore")
         if existing["deleted_at"] is None:
-            return self.model.from_row(existing)
+            return self._model(db, existing)
         raise NotFoundError(
             EntityKind.PROJECT.value,
             existing["project_id"],
@@ -423,7 +442,7 @@ class BaseRepository(Generic[ModelT]):
             id, db.one(self.statements.get, id=id, include_deleted=False), expected_version
         )
         if not changes:
-            return self.model.from_row(current)
+            return self._model(db, current)
         binding = self.binding
         params = {
             column: binding.value(column, changes[column]) if column in changes else current[column]
@@ -437,7 +456,7 @@ class BaseRepository(Generic[ModelT]):
             self.search_index.remove(db, id)
             self.search_index.add(db, id, row)
         self.audit_trail.write(db, id, AuditAction.UPDATE, changed)
-        return self.model.from_row(row)
+        return self._model(db, row)
 
     def _checked_current(
         self, id: int, row: Row | None, expected_version: int | None, consequence: str = ""

@@ -9,6 +9,7 @@ import pyarrow as pa
 from ..core import statements as sql
 from ..core.runner import StatementRunner
 from ..queries.filters import check_count
+from ..queries.loading import load_models
 from ..schemas.analytics import ProjectMetrics
 from ..schemas.common import AuditAction, EntityKind
 from ..schemas.conversation import Conversation
@@ -92,10 +93,12 @@ class ProjectRepository(BaseRepository[Project]):
             project = Project.from_row(row)
             return ProjectDetail(
                 **dict(project),
-                conversations=[
-                    Conversation.from_row(r)
-                    for r in db.rows(sql.CONVERSATION.of_project, project_id=id)
-                ],
+                conversations=load_models(
+                    db,
+                    Conversation,
+                    sql.CONVERSATION,
+                    db.rows(sql.CONVERSATION.of_project, project_id=id),
+                ),
                 documents=[
                     Document.from_row(r) for r in db.rows(sql.DOCUMENT.of_project, project_id=id)
                 ],
@@ -180,6 +183,7 @@ class ProjectRepository(BaseRepository[Project]):
         db.run(sql.DELETE_SEARCH_TERMS_OF_PROJECT_DOCUMENTS, project_id=id)
         self.audit_trail.write(db, id, AuditAction.DELETE, audit.HARD_DELETE)
         cascade = {"hard": True, "cascade_from_project": id}
+        db.run(sql.DELETE_MESSAGES_OF_PROJECT, project_id=id)
         for child in _CHILDREN:
             ids = [r["id"] for r in db.rows(child.statements.hard_delete_of_project, project_id=id)]
             child.audit_trail.write_many(db, ids, AuditAction.DELETE, cascade)

@@ -123,6 +123,9 @@ class Staging:
                     rows.extend(db.rows(self.statements.bulk_insert_rows))
                 else:
                     db.run(self.statements.bulk_insert)
+                if self.statements.bulk_insert_children is not None:
+                    # The rows' children (a conversation's messages) from the same staged table.
+                    db.run(self.statements.bulk_insert_children)
                 db.run(self.statements.audit_bulk_insert)
             if progress is not None:
                 progress(end, total)

@@ -73,11 +73,13 @@ class ColumnBinding:
     """The columns one entity's create writes, and how each value is bound.
 
     A column is bound by ``to_param`` (JSON columns as JSON text), unless a
-    builder makes its value from the whole validated item (a conversation's
-    messages). Built once per repository class.
+    builder makes its value from the whole validated item. A builder may also
+    name a column the insert statement does not take: it is staged for
+    ``bulk_create`` only (a conversation's messages, which a statement of their
+    own writes from the staged table). Built once per repository class.
     """
 
-    __slots__ = ("_columns", "json_columns")
+    __slots__ = ("_columns", "_staged_columns", "json_columns")
 
     def __init__(
         self,
@@ -88,6 +90,9 @@ class ColumnBinding:
         self.json_columns = json_columns
         self._columns = tuple(
             (column, column in json_columns, builders.get(column)) for column in columns
+        )
+        self._staged_columns = self._columns + tuple(
+            (column, False, build) for column, build in builders.items() if column not in columns
         )
 
     def params(self, item: BaseModel) -> dict[str, Any]:
@@ -105,7 +110,7 @@ class ColumnBinding:
         """The same values for many items, a column at a time (an Arrow table's
         columns for ``bulk_create``)."""
         columns: dict[str, list[Any]] = {}
-        for column, is_json, build in self._columns:
+        for column, is_json, build in self._staged_columns:
             if build is not None:
                 columns[column] = [build(item) for item in items]
             else:

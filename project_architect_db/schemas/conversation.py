@@ -28,6 +28,7 @@ __all__ = [
     "Message",
     "MessageCreate",
     "MessageRole",
+    "message_from_row",
 ]
 
 
@@ -70,10 +71,13 @@ class MessageCreate(BaseModel):
 
 
 class Message(BaseModel):
-    """A stored message."""
+    """A stored message. ``position`` orders a conversation's messages: it only
+    grows, is unique across the database, and has gaps (it comes from one
+    sequence shared by every conversation). Page with ``get_messages(after=...)``."""
 
     model_config = ConfigDict(frozen=True)
 
+    position: int
     role: MessageRole
     content: str
     created_at: datetime
@@ -91,7 +95,7 @@ class ConversationCreate(CreateSchema):
 
 
 class ConversationUpdate(UpdateSchema):
-    """Title and phase; messages are appended with ``add_message``."""
+    """Title and phase; messages are appended with ``append_message``."""
 
     required_fields: ClassVar[frozenset[str]] = frozenset({"title", "phase"})
 
@@ -108,7 +112,20 @@ class Conversation(EntityModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:
-        for message in row["messages"]:
-            if message["metadata"] is not None:
-                message["metadata"] = json.loads(message["metadata"])
+        """The conversation of one row, with its messages' rows (the library puts
+        them under ``messages``; see ``queries/loading.py``)."""
+        for message in row.get("messages", ()):
+            _parse_metadata(message)
         return cls.model_validate(row)
+
+
+def _parse_metadata(row: dict[str, Any]) -> dict[str, Any]:
+    """A message row with its JSON metadata (text in the row) parsed."""
+    if row["metadata"] is not None:
+        row["metadata"] = json.loads(row["metadata"])
+    return row
+
+
+def message_from_row(row: dict[str, Any]) -> Message:
+    """The stored message of one ``messages`` row."""
+    return Message.model_validate(_parse_metadata(row))

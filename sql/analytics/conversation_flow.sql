@@ -12,7 +12,8 @@
 --   median_messages          median messages per conversation (NULL if none)
 --   median_response_us       median time from each user message to the next
 --                            assistant message after it in the same conversation
---                            (list order), in microseconds; NULL if no such pair
+--                            (position order), in microseconds; NULL if no such
+--                            pair
 --   transitions              list of {from_phase, to_phase, n}: phase changes
 --                            (old <> new), most frequent first
 --   bottleneck_phase         the phase with the longest median time spent in it
@@ -23,23 +24,43 @@
 -- name: conversation_flow()^
 -- Conversation phases, messages, response time and phase changes (columns above).
 WITH live AS (
-    SELECT id, phase, messages, created_at
+    SELECT id, phase, created_at
     FROM conversations
     WHERE deleted_at IS NULL
 ),
 message_rows AS (
-    SELECT live.id AS conversation_id, m.position, m.message.role AS role,
-           m.message.created_at AS created_at
-    FROM live, unnest(live.messages) WITH ORDINALITY AS m (message, position)
+    SELECT m.conversation_id, m.position, m.role, m.created_at
+    FROM messages AS m
+    JOIN live ON live.id = m.conversation_id
+),
+message_counts AS (
+    SELECT live.id, count(m.conversation_id) AS n
+    FROM live
+    LEFT JOIN message_rows AS m ON m.conversation_id = live.id
+    GROUP BY live.id
+),
+-- The answer to a user message is the first assistant message after it. Number
+-- each conversation's assistant messages in order (a running count): a user
+-- message that k assistant messages precede is answered by the (k+1)-th. One
+-- pass and a join, so a long run of unanswered messages costs no more than any
+-- other (a "first assistant message in the rest of the conversation" window
+-- frame grew with the square of such a run).
+numbered AS (
+    SELECT conversation_id, role, created_at,
+           count(*) FILTER (WHERE role = 'assistant') OVER (
+               PARTITION BY conversation_id ORDER BY position
+               ROWS UNBOUNDED PRECEDING
+           ) AS assistants_so_far
+    FROM message_rows
 ),
 responses AS (
-    SELECT role,
-           created_at,
-           first_value(CASE WHEN role = 'assistant' THEN created_at END IGNORE NULLS) OVER (
-               PARTITION BY conversation_id ORDER BY position
-               ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
-           ) AS answered_at
-    FROM message_rows
+    SELECT epoch_us(answer.created_at) - epoch_us(question.created_at) AS microseconds
+    FROM numbered AS question
+    JOIN numbered AS answer
+      ON answer.conversation_id = question.conversation_id
+     AND answer.role = 'assistant'
+     AND answer.assistants_so_far = question.assistants_so_far + 1
+    WHERE question.role = 'user'
 ),
 phase_changes AS (
     SELECT a.entity_id AS conversation_id,
@@ -68,11 +89,9 @@ SELECT
      FROM (SELECT phase, count(*) AS n FROM live GROUP BY ALL)) AS by_phase,
     (SELECT list({'role': role, 'n': n} ORDER BY role)
      FROM (SELECT role, count(*) AS n FROM message_rows GROUP BY ALL)) AS by_role,
-    (SELECT avg(len(messages)) FROM live) AS avg_messages,
-    (SELECT CAST(median(len(messages)) AS DOUBLE) FROM live) AS median_messages,
-    (SELECT CAST(median(epoch_us(answered_at) - epoch_us(created_at)) AS DOUBLE)
-     FROM responses
-     WHERE role = 'user' AND answered_at IS NOT NULL) AS median_response_us,
+    (SELECT avg(n) FROM message_counts) AS avg_messages,
+    (SELECT CAST(median(n) AS DOUBLE) FROM message_counts) AS median_messages,
+    (SELECT CAST(median(microseconds) AS DOUBLE) FROM responses) AS median_response_us,
     (SELECT list({'from_phase': from_phase, 'to_phase': to_phase, 'n': n}
                  ORDER BY n DESC, from_phase, to_phase)
      FROM (SELECT from_phase, to_phase, count(*) AS n FROM phase_changes GROUP BY ALL)) AS transitions,

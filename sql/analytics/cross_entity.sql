@@ -19,14 +19,22 @@
 WITH live_projects AS (
     SELECT id, name, status FROM projects WHERE deleted_at IS NULL
 ),
+message_counts AS (
+    SELECT conversation_id,
+           count(*) AS messages,
+           count(*) FILTER (WHERE created_at >= CAST(:now AS TIMESTAMPTZ) - INTERVAL 30 DAY
+                              AND created_at <= CAST(:now AS TIMESTAMPTZ)) AS recent
+    FROM messages
+    GROUP BY ALL
+),
 talk AS (
-    SELECT project_id,
+    SELECT c.project_id,
            count(*) AS conversations,
-           sum(len(messages)) AS messages,
-           sum(len(list_filter(messages, lambda m: m.created_at >= CAST(:now AS TIMESTAMPTZ) - INTERVAL 30 DAY
-                                                  AND m.created_at <= CAST(:now AS TIMESTAMPTZ)))) AS recent
-    FROM conversations
-    WHERE deleted_at IS NULL
+           sum(coalesce(mc.messages, 0)) AS messages,
+           sum(coalesce(mc.recent, 0)) AS recent
+    FROM conversations AS c
+    LEFT JOIN message_counts AS mc ON mc.conversation_id = c.id
+    WHERE c.deleted_at IS NULL
     GROUP BY ALL
 ),
 docs AS (

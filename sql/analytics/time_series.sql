@@ -23,8 +23,8 @@ WITH events AS (
     SELECT created_at FROM conversations
     WHERE :metric = 'conversations_started' AND deleted_at IS NULL
     UNION ALL
-    SELECT m.message.created_at FROM conversations, unnest(messages) AS m (message)
-    WHERE :metric = 'messages' AND deleted_at IS NULL
+    SELECT m.created_at FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id
+    WHERE :metric = 'messages' AND c.deleted_at IS NULL
     UNION ALL
     SELECT created_at FROM documents
     WHERE :metric = 'documents_created' AND deleted_at IS NULL

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from project_architect_db.core.migrations import migrations
 from project_architect_db.core.sql import queries, sql_directory
 from project_architect_db.sqlcheck import check_sql
 
@@ -38,7 +39,7 @@ def test_the_installed_files_pass(cli: Cli) -> None:
     done = cli("check-sql")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(
-        f"check-sql: all fine: {len(queries())} named queries, 3 migrations"
+        f"check-sql: all fine: {len(queries())} named queries, {len(migrations())} migrations"
     )
     assert done.stderr == ""
 

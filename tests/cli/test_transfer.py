@@ -120,7 +120,7 @@ def test_snapshot_writes_a_copy_anyone_can_read(
     assert contents(target) == original
     assert schema(target) == schema(sample_database)
     first, *table_lines = result.stdout.splitlines()
-    assert first.startswith(f"wrote {target}: a snapshot of {sample_database}, 8 tables, ")
+    assert first.startswith(f"wrote {target}: a snapshot of {sample_database}, 9 tables, ")
     assert f"{sum(len(rows) for rows in original.values()):,} rows" in first
     for name, rows in original.items():
         assert any(line.split() == [name, f"{len(rows):,}"] for line in table_lines), name
@@ -253,7 +253,7 @@ def test_export_then_import_keeps_rows_sequences_and_search(
     )
 
     assert result.returncode == 0, result.stderr
-    assert f"as {export_format}: 8 tables" in result.stdout
+    assert f"as {export_format}: 9 tables" in result.stdout
     assert "project-architect-db import --database" in result.stdout
     original = contents(sample_database)
     assert sorted(p.name for p in exported.iterdir()) == sorted(
@@ -268,7 +268,7 @@ def test_export_then_import_keeps_rows_sequences_and_search(
     result = cli("import", "--database", imported, "--from", exported)
 
     assert result.returncode == 0, result.stderr
-    assert f"imported {exported} into {imported}: 8 tables" in result.stdout
+    assert f"imported {exported} into {imported}: 9 tables" in result.stdout
     assert contents(imported) == original
     assert schema(imported) == schema(sample_database)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "imported.duckdb"]

@@ -297,7 +297,8 @@ async def test_close_finishes_in_flight_work_refuses_new_sessions_and_interrupts
             if index != 1:  # untouched since it was committed
                 assert await projects.get_by_id(project.id) == project
         talks = await session.execute(
-            "SELECT c.title, p.name, list_transform(c.messages, lambda m: m.content) AS messages "
+            "SELECT c.title, p.name, (SELECT list(m.content ORDER BY m.position) FROM messages AS m "
+            "WHERE m.conversation_id = c.id) AS messages "
             "FROM conversations c JOIN projects p ON p.id = c.project_id ORDER BY c.id"
         )
         assert talks == [
