@@ -338,7 +338,7 @@ async def bench_add_message(ctx: Context) -> Result:
         row = raw_connection.execute(
             append,
             {
-                "id": raw_talk.id,
+                "conversation_id": raw_talk.id,
                 "role": "user",
                 "content": message["content"],
                 "created_at": datetime.now(UTC),
@@ -360,11 +360,11 @@ async def bench_add_message(ctx: Context) -> Result:
     async with ctx.engine.session() as session:
         talks = ConversationRepository(session)
         lib, raw_rate = await compare(
-            lambda: talks.add_message(lib_talk.id, message), raw, repeat=repeat, rounds=3
+            lambda: talks.append_message(lib_talk.id, message), raw, repeat=repeat, rounds=3
         )
     raw_connection.close()
     return Result(
-        "add_message",
+        "append_message",
         "ops/s",
         lib,
         raw_rate,
