@@ -24,12 +24,17 @@ RETURNING position, role, content, created_at, metadata;
 -- a JSON array of {role, content, created_at, metadata}). Positions are drawn
 -- from the sequence, then sorted and given out in list order: nextval alone
 -- promises unique values, not values in the order of the rows.
+-- (unnest in the select list, as in bulk_insert_staged_messages: the table
+-- function form took 8.6 s for one list of 10,000 messages on DuckDB 2.0.1.)
 INSERT INTO messages (conversation_id, position, role, content, created_at, metadata)
-WITH given AS (
-    SELECT m.ordinal, m.message
-    FROM unnest(CAST(CAST(:messages AS JSON)
-                     AS STRUCT(role VARCHAR, content VARCHAR, created_at TIMESTAMPTZ, metadata JSON)[]))
-         WITH ORDINALITY AS m (message, ordinal)
+WITH list AS (
+    SELECT CAST(CAST(:messages AS JSON)
+                AS STRUCT(role VARCHAR, content VARCHAR, created_at TIMESTAMPTZ, metadata JSON)[])
+               AS messages
+),
+given AS (
+    SELECT unnest(messages) AS message, generate_subscripts(messages, 1) AS ordinal
+    FROM list
 ),
 drawn AS (
     SELECT position, row_number() OVER (ORDER BY position) AS k

@@ -329,3 +329,14 @@ async def test_one_conversation_with_a_long_list_loads_in_bulk(session: Session)
     assert [m.content for m in talk.messages] == [f"m{k}" for k in range(n)]
     positions = [m.position for m in talk.messages]
     assert positions == sorted(set(positions))
+
+
+async def test_a_create_brings_a_long_list_of_messages_in_order(session: Session) -> None:
+    project = await ProjectRepository(session).create(project_data())
+    n = 10_000
+    talk = await ConversationRepository(session).create(
+        conversation_data(project.id, messages=[said("user", f"m{k}") for k in range(n)])
+    )
+    assert [m.content for m in talk.messages] == [f"m{k}" for k in range(n)]
+    positions = [m.position for m in talk.messages]
+    assert positions == sorted(set(positions))
