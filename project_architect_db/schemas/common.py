@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 from pydantic_core import PydanticSerializationError, to_json
+
+from .rows import model_from_row
 
 __all__ = [
     "BIGINT_MAX",
@@ -148,18 +149,16 @@ class EntityModel(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:
-        """The model for one database row (JSON columns arrive as text)."""
-        for name in cls.json_fields:
-            text = row.get(name)
-            if text is not None:
-                row[name] = json.loads(text)
-        return cls.model_validate(row)
+        """The model for one database row (JSON columns arrive as text; see
+        ``schemas/rows.py``)."""
+        return model_from_row(cls, row)
 
 
 class AuditEntry(BaseModel):
     """One change in the audit trail."""
 
     model_config = ConfigDict(frozen=True)
+    json_fields: ClassVar[frozenset[str]] = frozenset({"changes"})
 
     id: int
     entity: EntityKind
@@ -170,5 +169,4 @@ class AuditEntry(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AuditEntry:
-        row["changes"] = json.loads(row["changes"])
-        return cls.model_validate(row)
+        return model_from_row(cls, row)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +18,7 @@ from .common import (
     UpdateSchema,
     UtcDatetime,
 )
+from .rows import model_from_row
 
 __all__ = [
     "Conversation",
@@ -76,6 +76,7 @@ class Message(BaseModel):
     sequence shared by every conversation). Page with ``get_messages(after=...)``."""
 
     model_config = ConfigDict(frozen=True)
+    json_fields: ClassVar[frozenset[str]] = frozenset({"metadata"})
 
     position: int
     role: MessageRole
@@ -108,24 +109,11 @@ class Conversation(EntityModel):
     project_id: int
     title: str
     phase: ConversationPhase
+    #: Read from the ``messages`` table: ``from_row`` takes their rows under
+    #: ``messages`` (the library puts them there; see ``queries/loading.py``).
     messages: list[Message] = Field(default_factory=list)
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Self:
-        """The conversation of one row, with its messages' rows (the library puts
-        them under ``messages``; see ``queries/loading.py``)."""
-        for message in row.get("messages", ()):
-            _parse_metadata(message)
-        return cls.model_validate(row)
-
-
-def _parse_metadata(row: dict[str, Any]) -> dict[str, Any]:
-    """A message row with its JSON metadata (text in the row) parsed."""
-    if row["metadata"] is not None:
-        row["metadata"] = json.loads(row["metadata"])
-    return row
 
 
 def message_from_row(row: dict[str, Any]) -> Message:
-    """The stored message of one ``messages`` row."""
-    return Message.model_validate(_parse_metadata(row))
+    """The stored message of one ``messages`` row (metadata as JSON text)."""
+    return model_from_row(Message, row)
