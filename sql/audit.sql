@@ -20,11 +20,12 @@ WHERE entity = :entity
   AND entity_id = :entity_id
 ORDER BY id;
 
--- name: next_ids(sequence_name, n)
+-- name: next_ids(sequence_name, n)^
 -- Draws n ids from a table's sequence, for bulk inserts that must know ids
--- before writing (to audit them and keep input order).
-SELECT nextval(:sequence_name) AS id
-FROM range(:n);
+-- before writing (to audit them and keep input order): one list, ascending
+-- (one value crosses into Python instead of n rows).
+SELECT list(id ORDER BY id) AS ids
+FROM (SELECT nextval(:sequence_name) AS id FROM range(:n));
 
 -- name: insert_staged_audit_entries()!
 -- Records many changes at once from the Arrow table registered as

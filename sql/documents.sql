@@ -29,27 +29,95 @@ WHERE doc_type = :doc_type
   AND deleted_at IS NULL
 ORDER BY id;
 
--- name: insert_document(project_id, title, doc_type, content, metadata)<!
--- A new document of a live project (no row back: the project is missing or deleted).
-INSERT INTO documents (project_id, title, doc_type, content, metadata)
-SELECT :project_id, :title, :doc_type, :content, :metadata
-WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
-RETURNING *;
+-- name: create_document(project_id, title, doc_type, content, metadata, changes, fields, terms, counts)<!
+-- What DocumentRepository.create writes, in one statement (all of it or
+-- nothing): the new document of a live project, its 'create' audit
+-- entry (changes: the validated input as JSON) and its search terms (each
+-- term's field and count, as insert_search_terms takes them). No row back: the
+-- project is missing or deleted, and nothing was written.
+WITH created AS (
+    INSERT INTO documents (project_id, title, doc_type, content, metadata)
+    SELECT :project_id, :title, :doc_type, :content, :metadata
+    WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'document', id, 'create', CAST(:changes AS JSON)
+    FROM created
+),
+indexed AS (
+    INSERT INTO search_terms (entity, entity_id, field, term, tf)
+    SELECT 'document', id, unnest(CAST(:fields AS VARCHAR[])),
+           unnest(CAST(:terms AS VARCHAR[])), unnest(CAST(:counts AS INTEGER[]))
+    FROM created
+)
+SELECT * FROM created;
 
--- name: update_document(id, version, title, doc_type, content, metadata)^
--- Writes the updatable columns of a live document if its version is still the
--- one the library read; bumps version and stamps updated_at.
-UPDATE documents
-SET title      = :title,
-    doc_type   = :doc_type,
-    content    = :content,
-    metadata   = :metadata,
-    version    = version + 1,
-    updated_at = now()
-WHERE id = :id
-  AND version = :version
-  AND deleted_at IS NULL
-RETURNING *;
+-- name: update_document(id, version, title, doc_type, content, metadata, changes)^
+-- What DocumentRepository.update writes when neither title nor content
+-- changes, in one statement: the updatable columns of the live document if
+-- its version is still the one the library read (bumping version, stamping
+-- updated_at) and, only if that happened, its 'update' audit entry (changes: each given field's old and new
+-- value). No row back: a concurrent change won, and nothing was written.
+WITH updated AS (
+    UPDATE documents
+    SET title      = :title,
+        doc_type   = :doc_type,
+        content    = :content,
+        metadata   = :metadata,
+        version    = version + 1,
+        updated_at = now()
+    WHERE id = :id
+      AND version = :version
+      AND deleted_at IS NULL
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'document', id, 'update', CAST(:changes AS JSON)
+    FROM updated
+)
+SELECT * FROM updated;
+
+-- name: update_document_reindexed(id, version, title, doc_type, content, metadata, changes, fields, terms, counts)^
+-- The same as update_document when the title or the content changes:
+-- the document's search terms are replaced too. DuckDB runs the statements of
+-- a WITH in the order written, so the old terms are deleted before the new
+-- ones go in; both only if the update happened.
+-- Its UPDATE is update_document's, repeated (one statement is faster than
+-- two): change both together (a test compares them).
+WITH updated AS (
+    UPDATE documents
+    SET title      = :title,
+        doc_type   = :doc_type,
+        content    = :content,
+        metadata   = :metadata,
+        version    = version + 1,
+        updated_at = now()
+    WHERE id = :id
+      AND version = :version
+      AND deleted_at IS NULL
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'document', id, 'update', CAST(:changes AS JSON)
+    FROM updated
+),
+unindexed AS (
+    DELETE FROM search_terms
+    WHERE entity_id = :id
+      AND entity = 'document'
+      AND EXISTS (SELECT 1 FROM updated)
+),
+indexed AS (
+    INSERT INTO search_terms (entity, entity_id, field, term, tf)
+    SELECT 'document', id, unnest(CAST(:fields AS VARCHAR[])),
+           unnest(CAST(:terms AS VARCHAR[])), unnest(CAST(:counts AS INTEGER[]))
+    FROM updated
+)
+SELECT * FROM updated;
 
 -- name: record_document_access(id)^
 -- Counts one read of a live document. Not a content change: no version bump.
@@ -115,6 +183,22 @@ RETURNING *;
 
 -- name: audit_bulk_insert_documents()!
 -- One 'create' audit entry per staged document.
+INSERT INTO audit_log (entity, entity_id, action, changes)
+SELECT 'document', id, 'create',
+       json_object('project_id', project_id, 'title', title, 'doc_type', doc_type,
+                   'content', content, 'metadata', metadata::JSON)
+FROM staged_documents;
+
+-- name: bulk_load_documents()!
+-- What bulk_create writes when the caller wants no rows back: the rows of
+-- staged_documents, as bulk_insert_documents inserts them, and their 'create'
+-- audit entries, as audit_bulk_insert_documents writes them, in one statement
+-- (see bulk_load_projects).
+WITH inserted AS (
+    INSERT INTO documents (id, project_id, title, doc_type, content, metadata)
+    SELECT id, project_id, title, doc_type, content, metadata::JSON
+    FROM staged_documents
+)
 INSERT INTO audit_log (entity, entity_id, action, changes)
 SELECT 'document', id, 'create',
        json_object('project_id', project_id, 'title', title, 'doc_type', doc_type,

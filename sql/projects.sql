@@ -22,34 +22,105 @@ WHERE status = :status
   AND deleted_at IS NULL
 ORDER BY id;
 
--- name: insert_project(name, description, project_idea, architecture, status)<!
--- A new project. completed_at is stamped when it starts out completed.
-INSERT INTO projects (name, description, project_idea, architecture, status, completed_at)
-VALUES (
-    :name, :description, :project_idea, :architecture, :status,
-    CASE WHEN :status = 'completed' THEN now() END
+-- name: create_project(name, description, project_idea, architecture, status, changes, fields, terms, counts)<!
+-- What ProjectRepository.create writes, in one statement (so all of it or
+-- nothing, and one statement's cost instead of five): the new project
+-- (completed_at stamped when it starts out completed), its 'create' audit entry (changes: the validated
+-- input as JSON) and its search terms (three equally long lists give each
+-- term's field and count, as insert_search_terms takes them).
+WITH created AS (
+    INSERT INTO projects (name, description, project_idea, architecture, status, completed_at)
+    VALUES (
+        :name, :description, :project_idea, :architecture, :status,
+        CASE WHEN :status = 'completed' THEN now() END
+    )
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'project', id, 'create', CAST(:changes AS JSON)
+    FROM created
+),
+indexed AS (
+    INSERT INTO search_terms (entity, entity_id, field, term, tf)
+    SELECT 'project', id, unnest(CAST(:fields AS VARCHAR[])),
+           unnest(CAST(:terms AS VARCHAR[])), unnest(CAST(:counts AS INTEGER[]))
+    FROM created
 )
-RETURNING *;
+SELECT * FROM created;
 
--- name: update_project(id, version, name, description, project_idea, architecture, status)^
--- Writes every updatable column of a live project, provided its version is still
--- the one the library just read (it merged the caller's changes into that row).
--- No row back means a concurrent change won. Bumps version, stamps updated_at,
--- and keeps completed_at in step with status: stamped on entering 'completed',
--- kept while it stays there, cleared on leaving it.
-UPDATE projects
-SET name         = :name,
-    description  = :description,
-    project_idea = :project_idea,
-    architecture = :architecture,
-    status       = :status,
-    completed_at = CASE WHEN :status = 'completed' THEN coalesce(completed_at, now()) END,
-    version      = version + 1,
-    updated_at   = now()
-WHERE id = :id
-  AND version = :version
-  AND deleted_at IS NULL
-RETURNING *;
+-- name: update_project(id, version, name, description, project_idea, architecture, status, changes)^
+-- What ProjectRepository.update writes when no searched text (name,
+-- description, project_idea) changes, in one statement: every updatable
+-- column of the live project, provided its version is still the one the
+-- library just read (it merged the caller's changes into that row), bumping
+-- version, stamping updated_at and keeping completed_at in step with status
+-- (stamped on entering 'completed', kept while it stays there, cleared on
+-- leaving it); and, only if that happened, its 'update' audit entry (changes: each
+-- given field's old and new value, as JSON). No row back: a concurrent change
+-- won, and nothing was written.
+WITH updated AS (
+    UPDATE projects
+    SET name         = :name,
+        description  = :description,
+        project_idea = :project_idea,
+        architecture = :architecture,
+        status       = :status,
+        completed_at = CASE WHEN :status = 'completed' THEN coalesce(completed_at, now()) END,
+        version      = version + 1,
+        updated_at   = now()
+    WHERE id = :id
+      AND version = :version
+      AND deleted_at IS NULL
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'project', id, 'update', CAST(:changes AS JSON)
+    FROM updated
+)
+SELECT * FROM updated;
+
+-- name: update_project_reindexed(id, version, name, description, project_idea, architecture, status, changes, fields, terms, counts)^
+-- The same as update_project when searched text changes: the project's
+-- search terms are replaced too (fields, terms, counts as in create_project).
+-- DuckDB runs the statements of a WITH in the order written, so the old terms
+-- are deleted before the new ones go in; both only if the update happened.
+-- Its UPDATE is update_project's, repeated (one statement is faster than
+-- two): change both together (a test compares them).
+WITH updated AS (
+    UPDATE projects
+    SET name         = :name,
+        description  = :description,
+        project_idea = :project_idea,
+        architecture = :architecture,
+        status       = :status,
+        completed_at = CASE WHEN :status = 'completed' THEN coalesce(completed_at, now()) END,
+        version      = version + 1,
+        updated_at   = now()
+    WHERE id = :id
+      AND version = :version
+      AND deleted_at IS NULL
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'project', id, 'update', CAST(:changes AS JSON)
+    FROM updated
+),
+unindexed AS (
+    DELETE FROM search_terms
+    WHERE entity_id = :id
+      AND entity = 'project'
+      AND EXISTS (SELECT 1 FROM updated)
+),
+indexed AS (
+    INSERT INTO search_terms (entity, entity_id, field, term, tf)
+    SELECT 'project', id, unnest(CAST(:fields AS VARCHAR[])),
+           unnest(CAST(:terms AS VARCHAR[])), unnest(CAST(:counts AS INTEGER[]))
+    FROM updated
+)
+SELECT * FROM updated;
 
 -- name: soft_delete_project(id)^
 -- Marks a live project deleted; its children are marked by the queries in their
@@ -85,6 +156,24 @@ RETURNING *;
 
 -- name: audit_bulk_insert_projects()!
 -- One 'create' audit entry per row of staged_projects, holding the values written.
+INSERT INTO audit_log (entity, entity_id, action, changes)
+SELECT 'project', id, 'create',
+       json_object('name', name, 'description', description, 'project_idea', project_idea,
+                   'architecture', architecture::JSON, 'status', status)
+FROM staged_projects;
+
+-- name: bulk_load_projects()!
+-- What bulk_create writes when the caller wants no rows back: the rows of
+-- staged_projects, as bulk_insert_projects inserts them, and their 'create'
+-- audit entries, as audit_bulk_insert_projects writes them, in one statement.
+-- Returning no rows matters: reading 10,000 rows back into Python cost more
+-- than inserting them.
+WITH inserted AS (
+    INSERT INTO projects (id, name, description, project_idea, architecture, status, completed_at)
+    SELECT id, name, description, project_idea, architecture::JSON, status,
+           CASE WHEN status = 'completed' THEN now() END
+    FROM staged_projects
+)
 INSERT INTO audit_log (entity, entity_id, action, changes)
 SELECT 'project', id, 'create',
        json_object('name', name, 'description', description, 'project_idea', project_idea,

@@ -28,34 +28,57 @@ WHERE deleted_at IS NULL
   AND (last_commit_at IS NULL OR last_commit_at < now() - to_days(CAST(:days AS INTEGER)))
 ORDER BY id;
 
--- name: insert_repository(project_id, name, url, provider, default_branch, primary_language, stars, open_issues, last_commit_at, metadata)<!
--- A new repository of a live project (no row back: the project is missing or deleted).
-INSERT INTO repositories (project_id, name, url, provider, default_branch, primary_language,
-                          stars, open_issues, last_commit_at, metadata)
-SELECT :project_id, :name, :url, :provider, :default_branch, :primary_language,
-       :stars, :open_issues, :last_commit_at, :metadata
-WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
-RETURNING *;
+-- name: create_repository(project_id, name, url, provider, default_branch, primary_language, stars, open_issues, last_commit_at, metadata, changes)<!
+-- What RepositoryRepository.create writes, in one statement (both or
+-- neither): the new repository of a live project and its 'create'
+-- audit entry (changes: the validated input as JSON). No row back: the project
+-- is missing or deleted, and nothing was written.
+WITH created AS (
+    INSERT INTO repositories (project_id, name, url, provider, default_branch, primary_language,
+                              stars, open_issues, last_commit_at, metadata)
+    SELECT :project_id, :name, :url, :provider, :default_branch, :primary_language,
+           :stars, :open_issues, :last_commit_at, :metadata
+    WHERE EXISTS (SELECT 1 FROM projects WHERE id = :project_id AND deleted_at IS NULL)
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'repository', id, 'create', CAST(:changes AS JSON)
+    FROM created
+)
+SELECT * FROM created;
 
--- name: update_repository(id, version, name, url, provider, default_branch, primary_language, stars, open_issues, last_commit_at, metadata)^
--- Writes the updatable columns of a live repository if its version is still the
--- one the library read; bumps version and stamps updated_at.
-UPDATE repositories
-SET name             = :name,
-    url              = :url,
-    provider         = :provider,
-    default_branch   = :default_branch,
-    primary_language = :primary_language,
-    stars            = :stars,
-    open_issues      = :open_issues,
-    last_commit_at   = :last_commit_at,
-    metadata         = :metadata,
-    version          = version + 1,
-    updated_at       = now()
-WHERE id = :id
-  AND version = :version
-  AND deleted_at IS NULL
-RETURNING *;
+-- name: update_repository(id, version, name, url, provider, default_branch, primary_language, stars, open_issues, last_commit_at, metadata, changes)^
+-- What RepositoryRepository.update writes, in one statement: the updatable
+-- columns of the live repository if its version is still the one the library
+-- read (bumping version, stamping updated_at) and, only if that happened, its
+-- 'update' audit entry (changes: each
+-- given field's old and new value). No row back: a concurrent change won, and
+-- nothing was written.
+WITH updated AS (
+    UPDATE repositories
+    SET name             = :name,
+        url              = :url,
+        provider         = :provider,
+        default_branch   = :default_branch,
+        primary_language = :primary_language,
+        stars            = :stars,
+        open_issues      = :open_issues,
+        last_commit_at   = :last_commit_at,
+        metadata         = :metadata,
+        version          = version + 1,
+        updated_at       = now()
+    WHERE id = :id
+      AND version = :version
+      AND deleted_at IS NULL
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (entity, entity_id, action, changes)
+    SELECT 'repository', id, 'update', CAST(:changes AS JSON)
+    FROM updated
+)
+SELECT * FROM updated;
 
 -- name: soft_delete_repository(id)^
 -- Marks a live repository deleted.
@@ -113,6 +136,26 @@ RETURNING *;
 
 -- name: audit_bulk_insert_repositories()!
 -- One 'create' audit entry per staged repository.
+INSERT INTO audit_log (entity, entity_id, action, changes)
+SELECT 'repository', id, 'create',
+       json_object('project_id', project_id, 'name', name, 'url', url, 'provider', provider,
+                   'default_branch', default_branch, 'primary_language', primary_language,
+                   'stars', stars, 'open_issues', open_issues,
+                   'last_commit_at', last_commit_at, 'metadata', metadata::JSON)
+FROM staged_repositories;
+
+-- name: bulk_load_repositories()!
+-- What bulk_create writes when the caller wants no rows back: the rows of
+-- staged_repositories, as bulk_insert_repositories inserts them, and their
+-- 'create' audit entries, as audit_bulk_insert_repositories writes them, in one
+-- statement (see bulk_load_projects).
+WITH inserted AS (
+    INSERT INTO repositories (id, project_id, name, url, provider, default_branch,
+                              primary_language, stars, open_issues, last_commit_at, metadata)
+    SELECT id, project_id, name, url, provider, default_branch,
+           primary_language, stars, open_issues, last_commit_at, metadata::JSON
+    FROM staged_repositories
+)
 INSERT INTO audit_log (entity, entity_id, action, changes)
 SELECT 'repository', id, 'create',
        json_object('project_id', project_id, 'name', name, 'url', url, 'provider', provider,

@@ -39,8 +39,9 @@ SELECT :entity, :entity_id, unnest(CAST(:fields AS VARCHAR[])),
 
 -- name: distinct_staged_words()
 -- The distinct words of the Arrow table registered as staged_search_words
--- (entity_id, field, words: the field's text split by the library's tokenizer,
--- lower-cased, joined by single spaces). The library stems each of them once.
+-- (entity_id, field, words: the field's words as the library's tokenizer finds
+-- them, lower-cased, separated by one or more spaces, so splitting gives empty
+-- strings between words, which are dropped). The library stems each of them once.
 SELECT DISTINCT word
 FROM (
     SELECT unnest(string_split(words, ' ')) AS word
@@ -50,8 +51,8 @@ WHERE word <> '';
 
 -- name: insert_staged_search_words(entity)!
 -- Indexes many rows at once from staged_search_words (above) and staged_stems,
--- which maps every indexable word to its stem (stop words and overlong words
--- are absent, so the join drops them). A term's tf is how many words of the
+-- which maps every indexable word to its stem (stop words, overlong words and
+-- the empty strings between spaces are absent, so the join drops them). A term's tf is how many words of the
 -- field share that stem, exactly as the library counts when it indexes one row.
 INSERT INTO search_terms (entity, entity_id, field, term, tf)
 SELECT :entity, w.entity_id, w.field, s.stem, count(*)

@@ -83,7 +83,7 @@ async def test_stats_report_pool_and_named_queries(engine: DatabaseEngine) -> No
     get = stats.queries["get_project"]
     assert get.calls == 2
     assert 0 < get.max_seconds <= get.total_seconds
-    assert stats.queries["insert_project"].calls == 1
+    assert stats.queries["create_project"].calls == 1
 
 
 async def test_missing_directory_gives_a_clear_error(tmp_path: Path) -> None:

@@ -566,8 +566,7 @@ async def test_stats_count_acquisitions_and_named_query_calls(engine: DatabaseEn
     assert get_project.calls == 2
     assert get_project.total_seconds > 0
     assert 0 < get_project.max_seconds <= get_project.total_seconds
-    assert stats.queries["insert_project"].calls == 1
-    assert stats.queries["insert_audit_entry"].calls == 1
+    assert stats.queries["create_project"].calls == 1
     assert stats.queries["execute_raw"].calls == 2
     assert stats.checked_out == 0
     assert stats.open_connections == stats.idle == 1

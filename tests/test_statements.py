@@ -50,14 +50,20 @@ def test_repositories_take_their_columns_from_the_registered_statements() -> Non
         DocumentRepository,
         RepositoryRepository,
     ):
-        insert = repository.statements.insert
-        assert repository.insert_columns == insert.parameters
-        assert set(repository.update_columns) | {"id", "version"} == set(
-            repository.statements.update.parameters
+        statements = repository.statements
+        # A recorded write also takes its audit entry's changes (and search terms).
+        recorded = {
+            None: (),
+            "audited": ("changes",),
+            "indexed": ("changes", "fields", "terms", "counts"),
+        }[statements.recorded]
+        assert (*repository.insert_columns, *recorded) == statements.insert.parameters
+        assert set(repository.update_columns) | {"id", "version"} | set(recorded[:1]) == set(
+            statements.update.parameters
         )
         # Staged for bulk_create: the insert's columns, then the columns only a
         # builder makes (a conversation's messages, written by their own statement).
-        staged_only = [c for c in repository.column_builders if c not in insert.parameters]
+        staged_only = [c for c in repository.column_builders if c not in repository.insert_columns]
         assert [field.name for field in repository.arrow_schema][1:] == [
             *repository.insert_columns,
             *staged_only,

@@ -10,8 +10,13 @@ together. ``changes`` is JSON text:
 - delete: ``{"deleted_at": ...}`` (soft) or ``{"hard": true}``; restore: ``{}``;
 - a project's cascade to its children adds ``"cascade_from_project": <id>``.
 
-``bulk_create`` audits in SQL (each entity's ``audit_bulk_insert`` statement);
-``bulk_update`` stages its entries as an Arrow table (``write_staged``).
+``write`` is one statement of its own. Where an entity declares recorded writes
+(``EntityStatements.recorded``), its create and update
+entries are written by the same statement as the row instead, from the
+``changes`` built here (``of_create``, ``of_update``), so they are the same.
+``bulk_create`` audits in SQL (each entity's ``audit_bulk_insert`` statement, or
+``bulk_load`` with the rows); ``bulk_update`` stages its entries as an Arrow
+table (``write_staged``).
 """
 
 from __future__ import annotations

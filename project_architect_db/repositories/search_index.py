@@ -18,7 +18,7 @@ import pyarrow as pa
 from ..core import statements as sql
 from ..core.runner import Row, StatementRunner
 from ..schemas.common import EntityKind, EntityModel
-from ..search import index_terms, indexable, stem, words
+from ..search import index_terms, indexable, stem, word_text
 
 __all__ = ["STAGED_STEMS_SCHEMA", "STAGED_WORDS_SCHEMA", "SearchIndex"]
 
@@ -59,6 +59,15 @@ class SearchIndex(Generic[ModelT]):
         """Whether an update with these changes alters indexed text."""
         return not changes.keys().isdisjoint(self.fields)
 
+    def params(self, values: Mapping[str, Any]) -> dict[str, list[Any]]:
+        """The parameters a recorded write takes for the row's search terms
+        (``fields``, ``terms``, ``counts``; ``values`` holds the row's columns as
+        they are stored), or none when the entity is not searchable."""
+        if not self.fields:
+            return {}
+        fields, terms, counts = index_terms({name: values.get(name) for name in self.fields})
+        return {"fields": fields, "terms": terms, "counts": counts}
+
     def add(self, db: StatementRunner, id: int, values: Mapping[str, Any]) -> None:
         """Add one live row's searched text (``values`` holds its columns)."""
         if not self.fields:
@@ -90,11 +99,12 @@ class SearchIndex(Generic[ModelT]):
         """Index many rows (``columns``: each field's texts, in ``ids`` order) with
         three statements, whatever their number.
 
-        Python splits each text into words with the same ``words()`` as for one
-        row (at C speed) and stages them space-separated (words never contain
-        spaces); DuckDB lists the distinct words, Python stems each of those
-        once, and DuckDB joins words to stems and counts them. Stemming word by
-        word in Python took about two thirds of a 100,000-row bulk_create.
+        Python splits each text into the same words as for one row
+        (``word_text``: one ``bytes.translate`` for ASCII text) and stages them
+        space-separated; DuckDB lists the distinct words, Python stems each of
+        those once, and DuckDB joins words to stems and counts them. Stemming
+        word by word in Python took about two thirds of a 100,000-row
+        bulk_create.
         """
         if not self.fields:
             return
@@ -104,7 +114,7 @@ class SearchIndex(Generic[ModelT]):
                 "entity_id": list(ids) * len(self.fields),
                 "field": [name for name in self.fields for _ in range(count)],
                 "words": [
-                    " ".join(words(text)) if text else ""
+                    word_text(text) if text else ""
                     for name in self.fields
                     for text in columns[name]
                 ],
@@ -113,7 +123,7 @@ class SearchIndex(Generic[ModelT]):
         )
         with db.staged("staged_search_words", staged_words):
             vocabulary = [row["word"] for row in db.rows(sql.DISTINCT_STAGED_WORDS)]
-            indexed = [word for word in vocabulary if indexable(word)]
+            indexed = [word for word in vocabulary if word and indexable(word)]
             staged_stems = pa.table(
                 {"word": indexed, "stem": [stem(word) for word in indexed]},
                 schema=STAGED_STEMS_SCHEMA,
