@@ -424,7 +424,11 @@ async def test_a_storm_of_randomly_cancelled_operations_leaves_everything_consis
         await assert_pool_whole(engine)
 
 
-LANDING_ATTEMPTS = 250
+#: Cancellations each run must land (a call cancelled before it answered)...
+LANDING_CANCELLATIONS = 60
+#: ...within this many attempts: how many attempts that takes depends on the
+#: machine's speed at the moment, not on the library.
+LANDING_ATTEMPTS = 2000
 
 
 async def test_a_cancelled_call_never_leaves_its_connection_inside_a_transaction(
@@ -448,8 +452,10 @@ async def test_a_cancelled_call_never_leaves_its_connection_inside_a_transaction
         took = (time.monotonic() - started) / 10
 
         rng = random.Random(SEED + (anyio_backend == "trio"))
-        cancelled = 0
-        for attempt in range(LANDING_ATTEMPTS):
+        cancelled = attempt = 0
+        while cancelled < LANDING_CANCELLATIONS:
+            assert attempt < LANDING_ATTEMPTS, f"only {cancelled} of {attempt} calls were cancelled"
+            attempt += 1
             with anyio.move_on_after(rng.uniform(0, took)) as scope:
                 await refused_create()
             cancelled += scope.cancelled_caught
@@ -461,11 +467,10 @@ async def test_a_cancelled_call_never_leaves_its_connection_inside_a_transaction
                     f"attempt {attempt}: the cancelled call left its connection inside an "
                     f"aborted transaction, and the next call on it failed: {error}"
                 )
-        assert cancelled >= LANDING_ATTEMPTS // 4
         await assert_pool_whole(engine)
     async with DatabaseEngine(db_path) as reopened:
         rows = await reopened.execute_raw("SELECT count(*) AS n FROM projects")
-        assert rows == [{"n": LANDING_ATTEMPTS}]
+        assert rows == [{"n": attempt}]  # every check's create, each committed
 
 
 # -- a long analytics call -------------------------------------------------------------------
