@@ -39,6 +39,18 @@ from .stats import PoolStats
 
 __all__ = ["ConnectionPool", "PooledConnection"]
 
+#: Run once on each pooled connection when it opens. A page of a list
+#: (``ORDER BY ... LIMIT``) is picked in two steps by DuckDB itself: the top rows'
+#: row ids from the filter and order columns alone, then just those rows' other
+#: columns. DuckDB does that (late materialization) for a LIMIT of at most 50
+#: rows by default; lists take up to 1,000. Without it every matching row carried
+#: all its columns through the top-N heap: 100 newest of 100,000 projects took
+#: 29-37 ms, now 7-9 ms (hand-written two-step SQL took 10 ms). Where the newest
+#: rows are also the last written, zone maps skip most row groups anyway, and it
+#: costs about 1 ms (4.6 against 3.6 ms). A session setting: a connection of the
+#: same database opened by hand keeps DuckDB's default.
+SESSION_SETUP = "SET late_materialization_max_rows = 1000"
+
 
 @dataclass(eq=False, slots=True)
 class PooledConnection:
@@ -116,7 +128,7 @@ class ConnectionPool:
         with contextlib.suppress(duckdb.Error):
             pooled.connection.close()
         self._check_open()
-        pooled.connection = self._root.cursor()
+        pooled.connection = self._connect()
         pooled.opened_at = time.monotonic()
 
     # -- shutdown ----------------------------------------------------------------
@@ -177,14 +189,23 @@ class ConnectionPool:
             )
 
     def _open_connection(self) -> PooledConnection:
-        # cursor() opens a connection to the same instance in microseconds,
-        # cheaper than a thread hop, so it runs right here.
         try:
-            return PooledConnection(self._root.cursor())
+            return PooledConnection(self._connect())
         except BaseException:
             self._open -= 1
             self._serve_waiters()
             raise
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        # cursor() opens a connection to the same instance in microseconds, and
+        # a SET takes about 50 us: cheaper than a thread hop, so it runs right here.
+        connection = self._root.cursor()
+        try:
+            connection.execute(SESSION_SETUP)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def _close_connection(self, pooled: PooledConnection) -> None:
         self._open -= 1
