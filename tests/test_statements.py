@@ -101,7 +101,7 @@ def test_no_call_site_names_a_query_by_a_string() -> None:
 def test_each_use_accepts_only_the_operations_that_fit(use: Use, fits: set[Operation]) -> None:
     assert use.accepts == fits
     get_project = queries()["get_project"]  # select one
-    statement = Statement("get_project", use, ("id", "include_deleted"))
+    statement = Statement("get_project", use, ("id",))
     problem = contract_problem(statement, get_project)
     if Operation.SELECT_ONE in fits:
         assert problem is None
@@ -117,25 +117,25 @@ async def test_the_runner_refuses_a_use_or_parameters_other_than_registered(
     async with engine.session() as session:
 
         def wrong_use(db: StatementRunner) -> object:
-            return db.rows(sql.PROJECT.get, id=1, include_deleted=False)
+            return db.rows(sql.PROJECT.get, id=1)
 
         def missing_parameter(db: StatementRunner) -> object:
-            return db.one(sql.PROJECT.get, id=1)
+            return db.one(sql.PROJECT.get)
 
         def extra_parameter(db: StatementRunner) -> object:
-            return db.one(sql.PROJECT.get, id=1, include_deleted=False, limit=3)
+            return db.one(sql.PROJECT.get, id=1, limit=3)
 
         for work, needle in (
-            (wrong_use, "registered as one(id, include_deleted), not run as rows"),
-            (missing_parameter, "not run as one(id)"),
-            (extra_parameter, "not run as one(id, include_deleted, limit)"),
+            (wrong_use, "registered as one(id), not run as rows"),
+            (missing_parameter, "not run as one()"),
+            (extra_parameter, "not run as one(id, limit)"),
         ):
             with pytest.raises(InvalidQueryError, match=r"statement 'get_project'") as refused:
                 await session.run_in_worker(work)
             assert needle in str(refused.value)
 
         def right(db: StatementRunner) -> object:
-            return db.one(sql.PROJECT.get, id=1, include_deleted=False)
+            return db.one(sql.PROJECT.get, id=1)
 
         assert await session.run_in_worker(right) is None
 

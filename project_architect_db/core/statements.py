@@ -159,7 +159,8 @@ writing the rest with a statement each."""
 class EntityStatements:
     """The statements ``BaseRepository`` runs for one entity."""
 
-    get: Statement
+    get: Statement  # a live row by id
+    get_including_deleted: Statement  # a row by id, live or soft-deleted
     listing: Statement  # the base the QueryBuilder wraps with filters and ordering
     insert: Statement
     update: Statement
@@ -233,6 +234,7 @@ class ChildStatements(EntityStatements):
 
 class _Common(TypedDict):
     get: Statement
+    get_including_deleted: Statement
     listing: Statement
     insert: Statement
     update: Statement
@@ -263,7 +265,8 @@ def _common(
     terms = _TERM_PARAMETERS if recorded == "indexed" else ()
     versioned = ("id", "version", *update_columns, *audit)
     return {
-        "get": one(f"get_{entity}", "id", "include_deleted"),
+        "get": one(f"get_{entity}", "id"),
+        "get_including_deleted": one(f"get_{entity}_including_deleted", "id"),
         "listing": rows(f"list_{table}"),
         "insert": one(
             f"{'create' if recorded else 'insert'}_{entity}", *insert_columns, *audit, *terms

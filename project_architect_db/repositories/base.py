@@ -157,7 +157,7 @@ class BaseRepository(Generic[ModelT]):
         """The row with this id, or None. Soft-deleted rows only with ``include_deleted``."""
 
         def work(db: StatementRunner) -> ModelT | None:
-            row = db.one(self.statements.get, id=id, include_deleted=include_deleted)
+            row = db.one(self._get(include_deleted), id=id)
             return None if row is None else self._model(db, row)
 
         return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
@@ -445,7 +445,7 @@ class BaseRepository(Generic[ModelT]):
     def _model_not_restored(self, db: StatementRunner, id: int) -> ModelT:
         """What ``restore`` gives when its restore statement changed no row: the
         row if it is already live, else ``NotFoundError`` saying why."""
-        existing = db.one(self.statements.get, id=id, include_deleted=True)
+        existing = db.one(self.statements.get_including_deleted, id=id)
         if existing is None:
             raise NotFoundError(self.entity.value, id, "there is nothing to restore")
         if existing["deleted_at"] is None:
@@ -466,9 +466,7 @@ class BaseRepository(Generic[ModelT]):
         expected_version: int | None,
     ) -> ModelT:
         """Read the live row, check its version, write the merged row, audit."""
-        current = self._checked_current(
-            id, db.one(self.statements.get, id=id, include_deleted=False), expected_version
-        )
+        current = self._checked_current(id, db.one(self.statements.get, id=id), expected_version)
         if not changes:
             return self._model(db, current)
         binding = self.binding
@@ -507,6 +505,9 @@ class BaseRepository(Generic[ModelT]):
             self.search_index.add(db, id, row)
         self.audit_trail.write(db, id, AuditAction.UPDATE, changed)
         return self._model(db, row)
+
+    def _get(self, include_deleted: bool) -> sql.Statement:
+        return self.statements.get_including_deleted if include_deleted else self.statements.get
 
     def _checked_current(
         self, id: int, row: Row | None, expected_version: int | None, consequence: str = ""

@@ -87,7 +87,7 @@ class ProjectRepository(BaseRepository[Project]):
         repositories, read in one trip; None if there is no live project."""
 
         def work(db: StatementRunner) -> ProjectDetail | None:
-            row = db.one(sql.PROJECT.get, id=id, include_deleted=False)
+            row = db.one(sql.PROJECT.get, id=id)
             if row is None:
                 return None
             project = Project.from_row(row)
@@ -130,7 +130,7 @@ class ProjectRepository(BaseRepository[Project]):
 
         def work(db: StatementRunner) -> Project:
             with db.atomic():
-                deleted = db.one(sql.PROJECT.get, id=id, include_deleted=True)
+                deleted = db.one(sql.PROJECT.get_including_deleted, id=id)
                 row = db.one(sql.PROJECT.restore, id=id)
                 if deleted is None or row is None:
                     return self._model_not_restored(db, id)

@@ -80,8 +80,8 @@ def test_a_wrong_suffix_and_a_missing_query_are_named(sql_copy: Path) -> None:
     conversations = sql_copy / "conversations.sql"
     edit(
         conversations,
-        "-- name: get_conversation(id, include_deleted)^",
-        "-- name: get_conversation(id, include_deleted)",
+        "-- name: get_conversation(id)^",
+        "-- name: get_conversation(id)",
     )
     edit(sql_copy / "audit.sql", "-- name: audit_history(", "-- name: audit_trail(")
 

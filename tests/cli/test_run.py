@@ -532,7 +532,7 @@ def test_csv_cells(cli: Cli, workspace: Path, sample_database: Path) -> None:
 def test_table_is_aligned_and_cuts_long_cells(cli: Cli, sample_database: Path) -> None:
     done = cli(
         "run", "get_project", "--database", sample_database,
-        "--param", "id=1", "--param", "include_deleted=false",
+        "--param", "id=1",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     header, rule, row, count = done.stdout.splitlines()
@@ -587,7 +587,7 @@ def test_select_one_and_select_value_queries_read_as_the_library_reads_them(
 ) -> None:
     one = cli(
         "run", "get_project", "--database", sample_database, "--format", "json",
-        "--param", "id=2", "--param", "include_deleted=false",
+        "--param", "id=2",
     )  # fmt: skip
     value = cli("run", "migrations_table_exists", "--database", sample_database, "--format", "json")
     assert one.returncode == value.returncode == 0, one.stderr + value.stderr
