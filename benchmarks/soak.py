@@ -4,7 +4,7 @@ Sixteen tasks share one ``DatabaseEngine`` on a DuckDB *file* and run a fixed
 number of mixed operations between them: create, get_by_id, a versioned update
 of a shared ("hot") project that may lose to a concurrent writer, an update of
 the same kind wrapped in ``retry_on_conflict`` (its change must land),
-add_message, a filtered newest-first list, full-text search (projects and
+append_message, a filtered newest-first list, full-text search (projects and
 documents) and an analytics call. ``--quick`` is the CI size (about a minute on
 two cores); the default is 200,000 operations.
 
@@ -28,10 +28,10 @@ and the pool's counters, and at the end checks:
 * **the pool is whole**: nothing checked out, nobody waiting, and every
   connection (``pool_size + max_overflow``) can be lent at once and runs a query;
 * **the audit trail matches the rows**: every row's version equals its number
-  of ``create`` and ``update`` audit entries (``add_message`` is audited as an
-  update and bumps the version), every row has exactly one ``create`` entry, no
-  entry names a missing row, and every conversation holds one message per
-  append (no append was lost);
+  of ``create`` and ``update`` audit entries (besides ``append_message``'s,
+  which name the message and leave the version alone), every row has exactly
+  one ``create`` entry, no entry names a missing row, and every message has
+  its append's entry and every append entry its message (none was lost);
 * **no unexpected errors**: a ``ConflictError`` from a single-shot versioned
   update is an expected outcome (it is counted and reported); anything else an
   operation raises is a failure.
@@ -95,7 +95,7 @@ MIX: dict[str, int] = {
     "get_by_id": 25,
     "update": 10,
     "update_retry": 5,
-    "add_message": 15,
+    "append_message": 15,
     "list": 12,
     "search": 12,
     "analytics": 1,
@@ -350,9 +350,9 @@ async def op_update_retry(soak: Soak, n: int, rng: random.Random) -> str:
     return "landed first try" if attempts == 1 else "landed after retry"
 
 
-async def op_add_message(soak: Soak, n: int, rng: random.Random) -> str:
+async def op_append_message(soak: Soak, n: int, rng: random.Random) -> str:
     async with soak.engine.session() as session:
-        await ConversationRepository(session).add_message(
+        await ConversationRepository(session).append_message(
             rng.choice(soak.conversation_ids),
             {"role": rng.choice(["user", "assistant"]), "content": _words(rng, 10)},
         )
@@ -393,7 +393,7 @@ OPERATIONS: dict[str, Operation] = {
     "get_by_id": op_get_by_id,
     "update": op_update,
     "update_retry": op_update_retry,
-    "add_message": op_add_message,
+    "append_message": op_append_message,
     "list": op_list,
     "search": op_search,
     "analytics": op_analytics,
@@ -461,13 +461,16 @@ async def pool_whole_problems(engine: DatabaseEngine) -> list[str]:
     return problems
 
 
-#: Every row whose version is not its number of create + update audit entries,
-#: or that has not exactly one create entry (live and soft-deleted rows alike).
+#: Every row whose version is not its number of create + update audit entries
+#: (an appended message's entry, whose changes name the message, leaves the
+#: version alone), or that has not exactly one create entry (live and
+#: soft-deleted rows alike).
 AUDIT_MISMATCHES = """
 WITH trail AS (
     SELECT entity, entity_id,
            count(*) FILTER (WHERE action = 'create') AS creates,
-           count(*) FILTER (WHERE action IN ('create', 'update')) AS writes
+           count(*) FILTER (WHERE action IN ('create', 'update')
+                            AND (changes->'message') IS NULL) AS writes
     FROM audit_log GROUP BY ALL
 ),
 row_versions AS (
@@ -501,14 +504,24 @@ WHERE NOT EXISTS (
 GROUP BY ALL ORDER BY ALL LIMIT 10
 """
 
-#: Conversations start empty and only receive appends (each bumps the version):
-#: one message per version after the first, or an append was lost.
+#: Conversations start empty and only receive appends, each audited with the
+#: message's position: every message has exactly its entry and every entry its
+#: message, or an append was lost (or half-written).
 LOST_MESSAGES = """
-SELECT id, version, messages
-FROM (SELECT id, version,
-             (SELECT count(*) FROM messages AS m WHERE m.conversation_id = c.id) AS messages
-      FROM conversations AS c)
-WHERE messages <> version - 1 ORDER BY id LIMIT 10
+WITH appended AS (
+    SELECT entity_id AS conversation_id,
+           CAST(changes->>'$.message.position' AS BIGINT) AS position
+    FROM audit_log
+    WHERE entity = 'conversation' AND (changes->'message') IS NOT NULL
+)
+SELECT coalesce(m.conversation_id, a.conversation_id) AS conversation_id,
+       coalesce(m.position, a.position) AS position,
+       m.position IS NULL AS entry_without_message,
+       a.position IS NULL AS message_without_entry
+FROM messages AS m
+FULL JOIN appended AS a USING (conversation_id, position)
+WHERE m.position IS NULL OR a.position IS NULL
+ORDER BY ALL LIMIT 10
 """
 
 
