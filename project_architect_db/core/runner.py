@@ -135,8 +135,12 @@ class StatementRunner:
     def value(self, statement: Statement, **params: Any) -> Any:
         """The first column of the first row of a named query, or None."""
         query = self._query(statement, Use.VALUE, params)
-        row = self._execute(query, params).fetchone()
-        return None if row is None else row[0]
+        cursor = self._execute(query, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        cursor.fetchall()  # drained, as in one()
+        return row[0]
 
     def run(self, statement: Statement, **params: Any) -> None:
         """Run a named query for its effect, discarding any result."""
