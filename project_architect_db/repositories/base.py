@@ -272,17 +272,13 @@ class BaseRepository(Generic[ModelT]):
         a concurrent transaction changed the row first.
         """
         changes = self._validated_update(data).changes()
-        if self.statements.recorded:
-            # A read, then one recorded write whose version check refuses a row
-            # changed since the read: no transaction is needed around the two
-            # (in a caller's transaction they join it).
-            return await self.session.run_in_worker(
-                lambda db: self._apply_update(db, id, changes, expected_version),
-                entity=self.entity,
-                entity_id=id,
-            )
 
         def work(db: StatementRunner) -> ModelT:
+            if self.statements.recorded:
+                # A read, then one recorded write whose version check refuses a
+                # row changed since the read: no transaction is needed around
+                # the two (in a caller's transaction they join it).
+                return self._apply_update(db, id, changes, expected_version)
             with db.atomic():
                 return self._apply_update(db, id, changes, expected_version)
 
@@ -475,35 +471,25 @@ class BaseRepository(Generic[ModelT]):
             for column in self.update_columns
         }
         changed = self.audit_trail.of_update(current, changes)
-        if self.statements.recorded:
+        recorded = self.statements.recorded
+        reindex = self.search_index.watches(changes)
+        statement = self.statements.update
+        extra: dict[str, Any] = {}
+        if recorded:
             # update_<entity> writes the audit entry too; update_<entity>_reindexed
             # also replaces the search terms, only when searched text changes.
-            reindexed = self.statements.update_reindexed
-            if reindexed is not None and self.search_index.watches(changes):
-                terms = self.search_index.params({**current, **params})
-                row = db.one(
-                    reindexed, id=id, version=current["version"], **params, changes=changed, **terms
-                )
-            else:
-                row = db.one(
-                    self.statements.update,
-                    id=id,
-                    version=current["version"],
-                    **params,
-                    changes=changed,
-                )
-            if row is None:
-                raise ConflictError(
-                    self.entity.value, id, "a concurrent transaction changed it first"
-                )
-            return self._model(db, row)
-        row = db.one(self.statements.update, id=id, version=current["version"], **params)
+            extra = {"changes": changed}
+            if reindex and self.statements.update_reindexed is not None:
+                statement = self.statements.update_reindexed
+                extra |= self.search_index.params({**current, **params})
+        row = db.one(statement, id=id, version=current["version"], **params, **extra)
         if row is None:
             raise ConflictError(self.entity.value, id, "a concurrent transaction changed it first")
-        if self.search_index.watches(changes):
-            self.search_index.remove(db, id)
-            self.search_index.add(db, id, row)
-        self.audit_trail.write(db, id, AuditAction.UPDATE, changed)
+        if not recorded:
+            if reindex:
+                self.search_index.remove(db, id)
+                self.search_index.add(db, id, row)
+            self.audit_trail.write(db, id, AuditAction.UPDATE, changed)
         return self._model(db, row)
 
     def _get(self, include_deleted: bool) -> sql.Statement:
