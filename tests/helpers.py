@@ -11,10 +11,15 @@ from typing import Any, TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal
+from hypothesis import strategies as st
 
 from project_architect_db import DatabaseEngine, Session
 
 T = TypeVar("T")
+
+#: Any character the database can store: no lone surrogates (UTF-8 cannot hold
+#: them), no NUL.
+STORABLE = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
 
 #: The ``portal_engine`` fixture: an event loop in a thread and an engine on it.
 PortalEngine = tuple[BlockingPortal, DatabaseEngine]

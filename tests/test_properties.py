@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from helpers import PortalEngine, project_data, run_in_session
+from helpers import STORABLE, PortalEngine, project_data, run_in_session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -41,21 +41,18 @@ PROPERTY = settings(
 
 # -- strategies ----------------------------------------------------------------------
 
-#: Any character the database can store: no surrogates, no NUL.
-CHARS = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
-
 
 def texts(min_size: int, max_size: int | None = None, *, cap: int = 24) -> st.SearchStrategy[str]:
     """Strings of ``min_size``..``max_size`` characters: mostly short ones, and
     sometimes exactly ``max_size`` (the documented bound), built cheaply by
     repeating a short random string."""
-    short = st.text(CHARS, min_size=min_size, max_size=max(min_size, cap))
+    short = st.text(STORABLE, min_size=min_size, max_size=max(min_size, cap))
     if max_size is None:
         return short
     if max_size <= cap:
-        return st.text(CHARS, min_size=min_size, max_size=max_size)
+        return st.text(STORABLE, min_size=min_size, max_size=max_size)
     exact = st.builds(
-        lambda seed: (seed * max_size)[:max_size], st.text(CHARS, min_size=1, max_size=8)
+        lambda seed: (seed * max_size)[:max_size], st.text(STORABLE, min_size=1, max_size=8)
     )
     return st.one_of(short, exact)
 
@@ -64,18 +61,18 @@ def of_length(low: int, high: int) -> st.SearchStrategy[str]:
     """Strings whose length is drawn from ``low``..``high``, cheap when long."""
     return st.builds(
         lambda seed, n: (seed * n)[:n],
-        st.text(CHARS, min_size=1, max_size=8),
+        st.text(STORABLE, min_size=1, max_size=8),
         st.integers(low, high),
     )
 
 
-JSON_KEYS = st.text(CHARS, max_size=8)
+JSON_KEYS = st.text(STORABLE, max_size=8)
 JSON_SCALARS = (
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(CHARS, max_size=12)
+    | st.text(STORABLE, max_size=12)
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
@@ -478,7 +475,7 @@ INVALID_PROJECT_FIELDS = st.one_of(
     st.tuples(st.just("project_idea"), texts(0, 9)),
     st.tuples(
         st.just("status"),
-        st.text(CHARS, max_size=12).filter(lambda s: s not in {p.value for p in ProjectStatus}),
+        st.text(STORABLE, max_size=12).filter(lambda s: s not in {p.value for p in ProjectStatus}),
     ),
 )
 

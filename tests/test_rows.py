@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from helpers import (
+    STORABLE,
     PortalEngine,
     conversation_data,
     document_data,
@@ -51,7 +52,6 @@ TABLES: dict[type[BaseModel], str] = {
     AuditEntry: "audit_log",
 }
 
-STORABLE = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()

@@ -11,7 +11,14 @@ import json
 from typing import Any
 
 import pytest
-from helpers import PortalEngine, document_data, project_data, repository_data, run_in_session
+from helpers import (
+    STORABLE,
+    PortalEngine,
+    document_data,
+    project_data,
+    repository_data,
+    run_in_session,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,8 +42,6 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-#: Characters the database stores (no surrogates, no NUL).
-STORABLE = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
 #: Text built to reach every branch of the tokenizers: ASCII words in any case,
 #: digits, underscores and punctuation, stop words, words longer than
 #: MAX_WORD_LENGTH, and non-ASCII letters (which take the regex path).
