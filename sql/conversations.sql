@@ -137,12 +137,23 @@ SELECT 'conversation', id, 'create',
 FROM staged_conversations;
 
 -- name: conversations_by_ids(ids)
--- The live conversations with these ids (a primary-key index scan), in no order: the
--- rows a search ranked best.
+-- The live conversations with these ids, in no order: the rows a search ranked
+-- best, and the conversations of get_conversation calls made at the same moment, read
+-- in one statement (coalesced reads). list_contains() is a primary-key index
+-- scan: on 100,000 rows 0.8 ms for 2 ids, 2.5 ms for 16, 4.2 ms for 32 (a
+-- lookup of one id by get_conversation costs 0.7 ms).
 SELECT *
 FROM conversations
 WHERE list_contains(CAST(:ids AS BIGINT[]), id)
   AND deleted_at IS NULL;
+
+-- name: conversations_by_ids_including_deleted(ids)
+-- The conversations with these ids, live or soft-deleted, in no order: the
+-- get_conversation_including_deleted calls made at the same moment, in one
+-- statement.
+SELECT *
+FROM conversations
+WHERE list_contains(CAST(:ids AS BIGINT[]), id);
 
 -- name: conversations_update_targets(ids)
 -- What a bulk update of the live conversations with these ids starts from: id, version

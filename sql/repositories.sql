@@ -56,6 +56,58 @@ audited AS (
 )
 SELECT * FROM created;
 
+-- name: create_repositories(rows)<!
+-- What RepositoryRepository.create writes for several repositories created at the same
+-- moment (group commit, docs/design.md), in one statement: what
+-- create_repository writes, for each item of rows (a JSON array of objects with
+-- create_repository's parameters), as if they were created one by one in array
+-- order: ids and audit entries are numbered in that order and only items of a live project are written. Each written
+-- row comes back with its 1-based place in the array as ordinal. The ids are
+-- drawn from the sequences, then sorted and given out in array order: nextval
+-- alone promises unique values, not values in the order of the rows.
+-- (One statement for 8 repositories costs about what two create_repository cost.)
+WITH given AS (
+    SELECT unnest(CAST(CAST(:rows AS JSON) AS STRUCT(
+               project_id BIGINT, name VARCHAR, url VARCHAR, provider VARCHAR, default_branch VARCHAR,
+               primary_language VARCHAR, stars BIGINT, open_issues BIGINT,
+               last_commit_at TIMESTAMPTZ, metadata VARCHAR, changes VARCHAR
+           )[])) AS item,
+           generate_subscripts(CAST(CAST(:rows AS JSON) AS JSON[]), 1) AS ordinal
+),
+live AS (
+    SELECT ordinal, item
+    FROM given
+    WHERE EXISTS (
+        SELECT 1 FROM projects WHERE id = item.project_id AND deleted_at IS NULL
+    )
+),
+numbered AS MATERIALIZED (
+    SELECT w.ordinal, w.item, r.id, a.id AS audit_id
+    FROM (SELECT ordinal, item, row_number() OVER (ORDER BY ordinal) AS k FROM live) AS w
+    JOIN (SELECT id, row_number() OVER (ORDER BY id) AS k
+          FROM (SELECT nextval('repositories_id_seq') AS id FROM live)) AS r USING (k)
+    JOIN (SELECT id, row_number() OVER (ORDER BY id) AS k
+          FROM (SELECT nextval('audit_log_id_seq') AS id FROM live)) AS a USING (k)
+),
+created AS (
+    INSERT INTO repositories (id, project_id, name, url, provider, default_branch, primary_language, stars,
+                        open_issues, last_commit_at, metadata)
+    SELECT id, item.project_id, item.name, item.url, item.provider, item.default_branch,
+           item.primary_language, item.stars, item.open_issues, item.last_commit_at,
+           CAST(item.metadata AS JSON)
+    FROM numbered
+    RETURNING *
+),
+audited AS (
+    INSERT INTO audit_log (id, entity, entity_id, action, changes)
+    SELECT audit_id, 'repository', id, 'create', CAST(item.changes AS JSON)
+    FROM numbered
+)
+SELECT numbered.ordinal, created.*
+FROM created
+JOIN numbered USING (id)
+ORDER BY numbered.ordinal;
+
 -- name: update_repository(id, version, name, url, provider, default_branch, primary_language, stars, open_issues, last_commit_at, metadata, changes)^
 -- What RepositoryRepository.update writes, in one statement: the updatable
 -- columns of the live repository if its version is still the one the library
@@ -173,12 +225,23 @@ SELECT 'repository', id, 'create',
 FROM staged_repositories;
 
 -- name: repositories_by_ids(ids)
--- The live repositories with these ids (a primary-key index scan), in no order: the
--- rows a search ranked best.
+-- The live repositories with these ids, in no order: the rows a search ranked
+-- best, and the repositories of get_repository calls made at the same moment, read
+-- in one statement (coalesced reads). list_contains() is a primary-key index
+-- scan: on 100,000 rows 0.8 ms for 2 ids, 2.5 ms for 16, 4.2 ms for 32 (a
+-- lookup of one id by get_repository costs 0.7 ms).
 SELECT *
 FROM repositories
 WHERE list_contains(CAST(:ids AS BIGINT[]), id)
   AND deleted_at IS NULL;
+
+-- name: repositories_by_ids_including_deleted(ids)
+-- The repositories with these ids, live or soft-deleted, in no order: the
+-- get_repository_including_deleted calls made at the same moment, in one
+-- statement.
+SELECT *
+FROM repositories
+WHERE list_contains(CAST(:ids AS BIGINT[]), id);
 
 -- name: repositories_update_targets(ids)
 -- What a bulk update of the live repositories with these ids starts from: id,

@@ -50,6 +50,8 @@ def test_options_reach_engine_config() -> None:
         "read_only": False,
         "migrate": False,
         "statement_timeout": 2.0,
+        "coalesce_reads": False,
+        "group_commit": False,
     }
     config = DatabaseEngine("duckdb:///app.duckdb", **options).config
     assert config.model_dump() == {"database": "app.duckdb", **options}

@@ -94,6 +94,14 @@ class EngineConfig(BaseModel):
     """Seconds the database work of one library call may take before it is
     interrupted, rolled back and raises ``StatementTimeoutError`` (None: no limit).
     ``engine.session()`` and ``engine.transaction()`` can override it."""
+    coalesce_reads: bool = True
+    """Serve concurrent ``get_by_id`` calls of auto-commit sessions that arrive
+    while one runs with one statement for all of their ids (docs/design.md,
+    "Throughput under load"). False: one statement per call."""
+    group_commit: bool = True
+    """Commit concurrent auto-commit ``create``, ``update`` and ``append_message``
+    calls that arrive while another write runs in one transaction, each keeping
+    its own result and error. False: one commit per call."""
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
@@ -139,3 +147,5 @@ class EngineOptions(TypedDict, total=False):
     read_only: bool
     migrate: bool
     statement_timeout: float | None
+    coalesce_reads: bool
+    group_commit: bool

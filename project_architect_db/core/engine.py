@@ -14,7 +14,9 @@ import anyio
 import duckdb
 
 from ..errors import DatabaseError, PoolClosedError, Stage, from_duckdb
+from .coalesce import ReadCoalescer
 from .config import EngineConfig, EngineOptions, check_statement_timeout, parse_database_url
+from .group_commit import GroupCommit
 from .migrations import apply_migrations
 from .pool import ConnectionPool
 from .runner import ResultColumns
@@ -44,7 +46,8 @@ class DatabaseEngine:
 
     ``options`` are :class:`~project_architect_db.core.config.EngineConfig`'s
     fields (pool size and timeouts, DuckDB's ``threads``/``memory_limit``/
-    ``temp_directory``, ``read_only``, ``migrate``, ``statement_timeout``): their
+    ``temp_directory``, ``read_only``, ``migrate``, ``statement_timeout``,
+    ``coalesce_reads``, ``group_commit``): their
     meanings and defaults are documented there, and a bad or unknown one raises
     pydantic's ``ValidationError`` (a ``ValueError``) here. ``engine.config`` is
     the resulting ``EngineConfig``.
@@ -62,6 +65,8 @@ class DatabaseEngine:
         self._recorder = QueryStatsRecorder()
         self._columns = ResultColumns()
         self._snapshot_lock: anyio.Lock | None = None
+        self._reads = ReadCoalescer()
+        self._writes = GroupCommit()
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
@@ -87,12 +92,16 @@ class DatabaseEngine:
         self._root = root = opened[0]
         self._columns.forget()  # migrations may have changed result shapes
         self._pool = pool = ConnectionPool(root, self.config)
+        self._reads = ReadCoalescer()
+        self._writes = GroupCommit()
         self._sessions = SessionContext(
             pool=pool,
             recorder=self._recorder,
             columns=self._columns,
             limiter=anyio.CapacityLimiter(self.config.max_connections),
             pre_ping=self.config.pool_pre_ping,
+            reads=self._reads if self.config.coalesce_reads else None,
+            writes=self._writes if self.config.group_commit else None,
         )
         return self
 
@@ -182,9 +191,15 @@ class DatabaseEngine:
             return await take_snapshot(session, target, overwrite=overwrite)
 
     def stats(self) -> EngineStats:
-        """Pool counters and per-named-query timings since the engine opened."""
+        """Pool counters, per-named-query timings and the batching of concurrent
+        calls (``coalesced_reads``, ``group_commits``) since the engine opened."""
         pool = self._open_pool()
-        return EngineStats(**pool.stats().model_dump(), queries=self._recorder.snapshot())
+        return EngineStats(
+            **pool.stats().model_dump(),
+            queries=self._recorder.snapshot(),
+            coalesced_reads=self._reads.counter.snapshot(),
+            group_commits=self._writes.counter.snapshot(),
+        )
 
     # -- internals ---------------------------------------------------------------
 

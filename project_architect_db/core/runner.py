@@ -194,6 +194,12 @@ class StatementRunner:
     def in_transaction(self) -> bool:
         return self._in_transaction
 
+    @property
+    def cancelled(self) -> bool:
+        """The caller that runs this trip was cancelled or timed out: the trip
+        must end (the next statement raises ``CallCancelled``)."""
+        return self._call.cancelled
+
     def begin(self) -> None:
         self._check_cancelled()
         self.connection.begin()

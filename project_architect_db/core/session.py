@@ -23,7 +23,7 @@ to every session it opens; this module never imports the engine.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -32,6 +32,8 @@ import anyio
 import duckdb
 
 from ..errors import DatabaseError, Stage, StatementTimeoutError, from_duckdb
+from .coalesce import ReadCoalescer
+from .group_commit import GroupCommit, Mergeable
 from .pool import ConnectionPool, PooledConnection
 from .runner import CallCancelled, ResultColumns, StatementRunner
 from .stats import QueryStatsRecorder
@@ -56,6 +58,10 @@ class SessionContext:
     #: ``pool_pre_ping``: retry a checkout's first work on a fresh connection
     #: when the pooled one was closed under us.
     pre_ping: bool
+    #: Coalesced point reads (None: ``coalesce_reads=False``).
+    reads: ReadCoalescer | None = None
+    #: Group commit of auto-commit writes (None: ``group_commit=False``).
+    writes: GroupCommit | None = None
 
 
 class _WorkerCall:
@@ -218,8 +224,103 @@ class Session:
         the runner beyond it. ``entity``/``entity_id`` name the row concerned,
         for error messages. DuckDB errors come back as the library's errors.
         """
-        pooled = self._usable()
+        self._usable()
         self._busy = True
+        try:
+            return await self._run(work, entity, entity_id, begin_pending)
+        finally:
+            self._busy = False
+
+    async def read_by_id(
+        self,
+        lane: Hashable,
+        id: int,
+        one: Callable[[StatementRunner, int], T | None],
+        many: Callable[[StatementRunner, list[int]], Mapping[int, T]],
+        *,
+        entity: str,
+    ) -> T | None:
+        """A point read that concurrent callers may share (``coalesce_reads``).
+
+        ``one(runner, id)`` reads one id; ``many(runner, ids)`` reads several in
+        one statement, keyed by id (missing ids absent). In an auto-commit
+        session of an engine that coalesces reads, a call made while another
+        call of the same ``lane`` (a hashable naming the query) runs waits and
+        is served by one ``many`` statement with everyone else waiting
+        (core/coalesce.py); otherwise ``one`` runs at once, as
+        ``run_in_worker`` would. Inside a transaction it always runs ``one``:
+        the transaction's own snapshot and writes must answer.
+        """
+        coalescer = self._context.reads
+        if coalescer is None or self.in_transaction or not _is_bigint(id):
+            # A bad id runs alone, to get exactly the error it gets today.
+            return await self.run_in_worker(lambda db: one(db, id), entity=entity, entity_id=id)
+        self._usable()
+        self._busy = True
+        try:
+            return await coalescer.read(
+                lane,
+                id,
+                one=lambda i: self._run(lambda db: one(db, i), entity, i),
+                many=lambda ids: self._run(lambda db: many(db, ids), entity, None),
+                deadline=self._deadline(),
+                timed_out=lambda: self._timed_out(entity, id),
+            )
+        finally:
+            self._busy = False
+
+    async def write_in_worker(
+        self,
+        work: Callable[[StatementRunner], T],
+        *,
+        entity: str,
+        entity_id: int | None = None,
+        merge: Mergeable[T] | None = None,
+    ) -> T:
+        """``run_in_worker`` for a write that concurrent callers may commit
+        together (``group_commit``): in an auto-commit session, a write made
+        while another runs waits and is committed with every write waiting, in
+        one transaction, each keeping its own result and error
+        (core/group_commit.py). ``work`` must raise the library's own errors
+        only before it writes anything (a refusal); inside a transaction it
+        runs as ``run_in_worker``. ``merge``: how the write can share one
+        statement with writes of its kind in a group.
+        """
+        commit = self._context.writes
+        if commit is None or self.in_transaction:
+            return await self.run_in_worker(work, entity=entity, entity_id=entity_id)
+        self._usable()
+        self._busy = True
+        try:
+            return await commit.write(
+                work,
+                alone=lambda w: self._run(w, entity, entity_id),
+                group=lambda trip: self._run(trip, None, None),
+                deadline=self._deadline(),
+                timed_out=lambda: self._timed_out(entity, entity_id),
+                merge=merge,
+            )
+        except duckdb.Error as exc:
+            # This write's own failure, met in the trip of the group's leader.
+            raise from_duckdb(
+                exc, during=Stage.STATEMENT, entity=entity, entity_id=entity_id
+            ) from exc
+        finally:
+            self._busy = False
+
+    # -- internals ---------------------------------------------------------------
+
+    async def _run(
+        self,
+        work: Callable[[StatementRunner], T],
+        entity: str | None,
+        entity_id: int | None,
+        begin_pending: bool = True,
+    ) -> T:
+        """One thread hop on this session's connection (checks already made)."""
+        pooled = self._pooled
+        if pooled is None:
+            raise DatabaseError("this session has ended; open a new one from the engine")
         try:
             try:
                 return await self._hop(pooled, work, begin_pending, entity, entity_id)
@@ -229,10 +330,20 @@ class Session:
                 self._context.pool.replace(pooled)
                 return await self._hop(pooled, work, begin_pending, entity, entity_id)
         finally:
-            self._busy = False
             self._fresh_checkout = False
 
-    # -- internals ---------------------------------------------------------------
+    def _deadline(self) -> float | None:
+        """When a call starting now passes ``statement_timeout`` (anyio time)."""
+        timeout = self._statement_timeout
+        return None if timeout is None else anyio.current_time() + timeout
+
+    def _timed_out(self, entity: str | None, entity_id: int | None) -> StatementTimeoutError:
+        return StatementTimeoutError(
+            f"{entity or 'the'} operation{'' if entity_id is None else f' on id {entity_id}'} "
+            f"ran longer than statement_timeout={self._statement_timeout:g}s and was "
+            "interrupted; its changes were rolled back. Make the query cheaper or pass a "
+            "larger statement_timeout to engine.session()/engine.transaction()"
+        )
 
     def _usable(self) -> PooledConnection:
         if self._pooled is None:
@@ -327,12 +438,7 @@ class Session:
                     return call.result  # type: ignore[no-any-return]
                 if started:
                     await self._clean_up(pooled, call, "ran longer than statement_timeout")
-            raise StatementTimeoutError(
-                f"{entity or 'the'} operation{'' if entity_id is None else f' on id {entity_id}'} "
-                f"ran longer than statement_timeout={timeout:g}s and was interrupted; its "
-                "changes were rolled back. Make the query cheaper or pass a larger "
-                "statement_timeout to engine.session()/engine.transaction()"
-            )
+            raise self._timed_out(entity, entity_id)
         self._tx_open = call.in_transaction
         return result
 
@@ -397,6 +503,14 @@ class Session:
                 discard = True
         self._tx_open = False
         self._context.pool.release(pooled, discard=discard)
+
+
+_BIGINT = range(-(2**63), 2**63)
+
+
+def _is_bigint(id: object) -> bool:
+    """An id DuckDB can bind as BIGINT (bool is an int, but not an id)."""
+    return type(id) is int and id in _BIGINT
 
 
 def _commit(runner: StatementRunner) -> None:

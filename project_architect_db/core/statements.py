@@ -167,7 +167,8 @@ class EntityStatements:
     soft_delete: Statement
     restore: Statement
     hard_delete: Statement
-    by_ids: Statement
+    by_ids: Statement  # live rows by a list of ids (coalesced reads, search hits)
+    by_ids_including_deleted: Statement
     bulk_insert_rows: Statement  # bulk_insert read for its rows...
     bulk_insert: Statement  # ...or run for its effect (returning=False)
     audit_bulk_insert: Statement
@@ -201,6 +202,10 @@ class EntityStatements:
     #: ``bulk_load_<table>`` (recorded only): the rows of ``staged_<table>`` and
     #: their audit entries, returning nothing (``bulk_create(returning=False)``).
     bulk_load: Statement | None = field(default=None, kw_only=True)
+    #: ``create_<table>`` (recorded only): what ``insert`` writes, for a JSON
+    #: array of creates in one statement, each row back with its ``ordinal``
+    #: (group commit merges concurrent creates into it).
+    create_many: Statement | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.recorded and self.children is not None:
@@ -242,6 +247,7 @@ class _Common(TypedDict):
     restore: Statement
     hard_delete: Statement
     by_ids: Statement
+    by_ids_including_deleted: Statement
     bulk_insert_rows: Statement
     bulk_insert: Statement
     audit_bulk_insert: Statement
@@ -250,6 +256,7 @@ class _Common(TypedDict):
     recorded: Recorded
     update_reindexed: Statement | None
     bulk_load: Statement | None
+    create_many: Statement | None
 
 
 def _common(
@@ -277,10 +284,12 @@ def _common(
         if terms
         else None,
         "bulk_load": run(f"bulk_load_{table}") if recorded else None,
+        "create_many": rows(f"create_{table}", "rows") if recorded else None,
         "soft_delete": one(f"soft_delete_{entity}", "id"),
         "restore": one(f"restore_{entity}", "id"),
         "hard_delete": one(f"hard_delete_{entity}", "id"),
         "by_ids": rows(f"{table}_by_ids", "ids"),
+        "by_ids_including_deleted": rows(f"{table}_by_ids_including_deleted", "ids"),
         "bulk_insert_rows": rows(f"bulk_insert_{table}"),
         "bulk_insert": run(f"bulk_insert_{table}"),
         "audit_bulk_insert": run(f"audit_bulk_insert_{table}"),

@@ -1,12 +1,20 @@
-"""What ``engine.stats()`` reports: pool counters and per-query timings."""
+"""What ``engine.stats()`` reports: pool counters, per-query timings, and how
+many calls were served together (coalesced reads, group commit)."""
 
 from __future__ import annotations
 
 import threading
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
-__all__ = ["EngineStats", "PoolStats", "QueryStats", "QueryStatsRecorder"]
+__all__ = [
+    "BatchCounter",
+    "BatchStats",
+    "EngineStats",
+    "PoolStats",
+    "QueryStats",
+    "QueryStatsRecorder",
+]
 
 
 class QueryStats(BaseModel):
@@ -35,10 +43,77 @@ class PoolStats(BaseModel):
     acquisition_timeouts: int
 
 
+class BatchStats(BaseModel):
+    """Calls served together since the engine opened: point reads coalesced into
+    one statement, or auto-commit writes committed in one transaction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batches: int
+    """Statements (reads) or transactions (writes) that served callers, a lone
+    call's own included."""
+    calls: int
+    """Calls they served."""
+    max_size: int
+    """The most calls one batch served."""
+    waits: int
+    """Calls that queued behind a running batch instead of running at once."""
+    wait_seconds: float
+    """The time those calls spent queued, in total."""
+    retried: int = 0
+    """Writes only: calls taken out of a group because they failed in a way that
+    aborts a transaction, and run again alone."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mean_size(self) -> float:
+        """Calls per batch (0.0 before the first)."""
+        return self.calls / self.batches if self.batches else 0.0
+
+
+class BatchCounter:
+    """The counters behind one ``BatchStats``; changed on the event loop only."""
+
+    __slots__ = ("batches", "calls", "max_size", "retried", "wait_seconds", "waits")
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.calls = 0
+        self.max_size = 0
+        self.waits = 0
+        self.wait_seconds = 0.0
+        self.retried = 0
+
+    def served(self, size: int) -> None:
+        self.batches += 1
+        self.calls += size
+        self.max_size = max(self.max_size, size)
+
+    def waited(self, seconds: float) -> None:
+        self.waits += 1
+        self.wait_seconds += seconds
+
+    def snapshot(self) -> BatchStats:
+        return BatchStats(
+            batches=self.batches,
+            calls=self.calls,
+            max_size=self.max_size,
+            waits=self.waits,
+            wait_seconds=self.wait_seconds,
+            retried=self.retried,
+        )
+
+
 class EngineStats(PoolStats):
-    """The pool snapshot plus timings of every named query that has run."""
+    """The pool snapshot, timings of every named query that has run, and the
+    batching of concurrent calls."""
 
     queries: dict[str, QueryStats]
+    coalesced_reads: BatchStats
+    """``get_by_id`` calls of auto-commit sessions and the statements that served them."""
+    group_commits: BatchStats
+    """Auto-commit ``create``, ``update`` and ``append_message`` calls and the
+    transactions that committed them."""
 
 
 class QueryStatsRecorder:

@@ -29,6 +29,7 @@ import pyarrow as pa
 from pydantic import BaseModel, TypeAdapter
 
 from ..core import statements as sql
+from ..core.group_commit import Mergeable
 from ..core.runner import Row, StatementRunner
 from ..core.session import Session
 from ..errors import ConflictError, InvalidQueryError, NotFoundError
@@ -154,13 +155,24 @@ class BaseRepository(Generic[ModelT]):
     # -- reads -------------------------------------------------------------------
 
     async def get_by_id(self, id: int, *, include_deleted: bool = False) -> ModelT | None:
-        """The row with this id, or None. Soft-deleted rows only with ``include_deleted``."""
+        """The row with this id, or None. Soft-deleted rows only with ``include_deleted``.
 
-        def work(db: StatementRunner) -> ModelT | None:
-            row = db.one(self._get(include_deleted), id=id)
+        In an auto-commit session, calls made while another ``get_by_id`` of this
+        entity runs are served together by one statement (``coalesce_reads``).
+        """
+        get = self._get(include_deleted)
+        by_ids = (
+            self.statements.by_ids_including_deleted if include_deleted else self.statements.by_ids
+        )
+
+        def one(db: StatementRunner, id: int) -> ModelT | None:
+            row = db.one(get, id=id)
             return None if row is None else self._model(db, row)
 
-        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+        def many(db: StatementRunner, ids: builtins.list[int]) -> dict[int, ModelT]:
+            return {model.id: model for model in self._models(db, db.rows(by_ids, ids=ids))}
+
+        return await self.session.read_by_id(get, id, one, many, entity=self.entity)
 
     def query(self) -> QueryBuilder[ModelT]:
         """A ``QueryBuilder`` over this entity's rows on this repository's session."""
@@ -238,13 +250,19 @@ class BaseRepository(Generic[ModelT]):
             # from the values bound, which are the values stored.
             write = {**params, "changes": changes, **self.search_index.params(params)}
 
-            def record(db: StatementRunner) -> ModelT:
-                row = db.one(self.statements.insert, **write)
+            def finish(row: Row | None) -> ModelT:
                 if row is None:
                     raise self._missing_parent(params)
                 return self.model.from_row(row)
 
-            return await self.session.run_in_worker(record, entity=self.entity)
+            def record(db: StatementRunner) -> ModelT:
+                return finish(db.one(self.statements.insert, **write))
+
+            # Concurrent creates may share one statement (group commit).
+            merge = None
+            if self.statements.create_many is not None:
+                merge = Mergeable(self.statements.create_many, write, finish)
+            return await self.session.write_in_worker(record, entity=self.entity, merge=merge)
 
         def work(db: StatementRunner) -> ModelT:
             with db.atomic():
@@ -256,7 +274,7 @@ class BaseRepository(Generic[ModelT]):
                 self._write_children(db, row, item)
             return self.model.from_row(row)
 
-        return await self.session.run_in_worker(work, entity=self.entity)
+        return await self.session.write_in_worker(work, entity=self.entity)
 
     async def update(
         self,
@@ -282,7 +300,7 @@ class BaseRepository(Generic[ModelT]):
             with db.atomic():
                 return self._apply_update(db, id, changes, expected_version)
 
-        return await self.session.run_in_worker(work, entity=self.entity, entity_id=id)
+        return await self.session.write_in_worker(work, entity=self.entity, entity_id=id)
 
     async def delete(self, id: int, *, hard: bool = False) -> bool:
         """Soft delete (set ``deleted_at``) or, with ``hard=True``, remove the row

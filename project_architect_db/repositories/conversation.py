@@ -99,7 +99,7 @@ class ConversationRepository(BaseRepository[Conversation]):
                 self.audit_trail.write(db, conversation_id, AuditAction.UPDATE, json_text(changes))
             return message_from_row(row)
 
-        return await self.session.run_in_worker(
+        return await self.session.write_in_worker(
             append, entity=self.entity, entity_id=conversation_id
         )
 
