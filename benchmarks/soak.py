@@ -24,7 +24,10 @@ and the pool's counters, and at the end checks:
   (``duckdb_memory()``) is sampled and printed beside RSS;
 * **file descriptors and threads**: after the warm-up they never exceed the
   highest count seen up to its end (a leaked cursor, file or thread per call
-  would);
+  would), threads by at most ``THREAD_SLACK``: a worker thread that has just
+  handed back its result is not yet idle, so a call arriving at that moment
+  gets a new one (trio's thread cache), and with coalesced reads and group
+  commit one call's answer starts the next statement at once;
 * **the pool is whole**: nothing checked out, nobody waiting, and every
   connection (``pool_size + max_overflow``) can be lent at once and runs a query;
 * **the audit trail matches the rows**: every row's version equals its number
@@ -551,7 +554,7 @@ def resource_problems(result: SoakResult) -> list[str]:
             f"fds: up to {result.max_fds_after} open after the warm-up, "
             f"at most {result.max_fds_warmup} before"
         )
-    if result.max_threads_after > result.max_threads_warmup:
+    if result.max_threads_after > result.max_threads_warmup + THREAD_SLACK:
         problems.append(
             f"threads: up to {result.max_threads_after} after the warm-up, "
             f"at most {result.max_threads_warmup} before"
@@ -667,6 +670,29 @@ def report(result: SoakResult) -> str:
 # -- the run ---------------------------------------------------------------------------------
 
 
+#: Threads the count may exceed its warm-up peak by (see the module docstring);
+#: a thread leaked per call would exceed it within a few calls.
+THREAD_SLACK = 2
+
+
+async def prime(engine: DatabaseEngine) -> None:
+    """Lend every connection at once and run a statement on each at the same
+    time, so the pool's connections and the worker threads are all in place
+    before the warm-up is counted. (The operations alone may never reach their
+    peak during a short warm-up: coalesced reads and group commit serve many
+    concurrent calls with one worker thread.)"""
+    stats = engine.stats()
+    capacity = stats.pool_size + stats.max_overflow
+
+    async def busy() -> None:
+        async with engine.session() as session:
+            await session.execute("SELECT count(*) FROM range(3000000)")
+
+    async with anyio.create_task_group() as group:
+        for _ in range(capacity):
+            group.start_soon(busy)
+
+
 async def soak_in(directory: Path, config: SoakConfig) -> SoakResult:
     backend = sniffio.current_async_library()
     async with DatabaseEngine(
@@ -678,6 +704,7 @@ async def soak_in(directory: Path, config: SoakConfig) -> SoakResult:
         temp_directory=str(directory / "spill"),
     ) as engine:
         project_ids, conversation_ids = await seed_database(engine, config)
+        await prime(engine)
         soak = Soak(config, engine, project_ids, conversation_ids)
         soak.sample_every = max(1, config.ops // SAMPLES)
         started = soak.started = time.perf_counter()
