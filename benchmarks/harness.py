@@ -31,6 +31,9 @@ RAW_ONE_STATEMENT = "raw DuckDB, one statement"
 EMPTY_CONVERSATION = "empty conversation"
 #: SQLAlchemy 2 ORM bulk INSERT through duckdb_engine into a DuckDB file, same run.
 SQLALCHEMY_ORM = "SQLAlchemy ORM bulk insert"
+#: The same library call on an engine with ``coalesce_reads=False`` and
+#: ``group_commit=False``: exactly the previous release's path, same run.
+UNBATCHED = "library without batching"
 
 
 @dataclass

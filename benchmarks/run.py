@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +39,11 @@ from harness import (
     RAW_DUCKDB,
     RAW_ONE_STATEMENT,
     SQLALCHEMY_ORM,
+    UNBATCHED,
     PeerResult,
     Result,
     compare,
+    compare_many,
     fetch_all,
 )
 from report import write_report
@@ -50,6 +53,7 @@ from project_architect_db import (
     ConversationRepository,
     DatabaseEngine,
     ProjectRepository,
+    Session,
 )
 from project_architect_db.core.sql import get_query
 from project_architect_db.search import index_terms, query_terms
@@ -107,6 +111,9 @@ class Context:
     quick: bool
     analytics_engine: DatabaseEngine
     analytics_rows: int
+    #: The same database through an engine with coalesce_reads and group_commit
+    #: off: the previous release's path, for the load benchmarks' "before".
+    unbatched: DatabaseEngine
     #: Conversation lengths append_message is timed at; the longest is gated.
     append_lengths: tuple[int, ...] = field(default=(0, 1_000, 10_000))
 
@@ -245,13 +252,8 @@ async def bench_time_series(ctx: Context) -> Result:
     )
 
 
-async def bench_create(ctx: Context) -> Result:
-    rows = project_rows(50, seed=11)
-    repeat = 200 if ctx.quick else 1000
-    # The baseline runs the library's own one-statement write (row, audit entry
-    # and search terms: create_project) by hand, so the ratio is the library's
-    # overhead, not a difference of SQL.
-    create = get_query("create_project").sql
+def create_params(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
+    """What create_project binds for each row: the raw side of create benchmarks."""
     prepared = []
     for row in rows:
         params = {
@@ -272,6 +274,17 @@ async def bench_create(ctx: Context) -> Result:
                 "counts": counts,
             }
         )
+    return prepared
+
+
+async def bench_create(ctx: Context) -> Result:
+    rows = project_rows(50, seed=11)
+    repeat = 200 if ctx.quick else 1000
+    # The baseline runs the library's own one-statement write (row, audit entry
+    # and search terms: create_project) by hand, so the ratio is the library's
+    # overhead, not a difference of SQL.
+    create = get_query("create_project").sql
+    prepared = create_params(rows)
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
     counter = iter(range(10**9))
 
@@ -486,41 +499,208 @@ async def bench_add_message(ctx: Context) -> Result:
     )
 
 
+#: Concurrent tasks of the load benchmarks: a web app's normal load.
+TASKS = 16
+
+
+async def _in_tasks(work: Callable[[int], Awaitable[None]], tasks: int = TASKS) -> float:
+    """Seconds ``tasks`` tasks take to run ``work(task_index)`` at once."""
+    started = time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for index in range(tasks):
+            group.start_soon(work, index)
+    return time.perf_counter() - started
+
+
+def _rounds(samples: dict[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 async def bench_concurrent_get(ctx: Context) -> Result:
-    per_task = 50 if ctx.quick else 250
+    """16 tasks, each a request: a session of its own and one get_by_id, on a
+    pool of 4 (plus the default overflow). Coalesced reads against one raw
+    connection doing the same lookups one by one; the same tasks without
+    coalescing for scale."""
+    per_task = 40 if ctx.quick else 200
     rng = random.Random(3)
-    ids = [rng.randint(1, ctx.projects) for _ in range(per_task)]
-
-    async def worker() -> None:
-        async with ctx.engine.session() as session:
-            repo = ProjectRepository(session)
-            for id in ids:
-                await repo.get_by_id(id)
-
-    async def eight_tasks() -> None:
-        async with anyio.create_task_group() as group:
-            for _ in range(8):
-                group.start_soon(worker)
-
+    ids = [[rng.randint(1, ctx.projects) for _ in range(per_task)] for _ in range(TASKS)]
+    calls = TASKS * per_task
     sql = get_query("get_project").sql
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
 
-    def sequential() -> None:
-        for _ in range(8):
-            for id in ids:
-                fetch_all(raw_connection, sql, {"id": id})
+    def requests(engine: DatabaseEngine) -> Callable[[int], Awaitable[None]]:
+        async def task(index: int) -> None:
+            for id in ids[index]:
+                async with engine.session() as session:
+                    await ProjectRepository(session).get_by_id(id)
 
-    lib, raw_rate = await compare(eight_tasks, sequential, repeat=1)
-    lib, raw_rate = lib * 8 * per_task, raw_rate * 8 * per_task
+        return task
+
+    samples: dict[str, list[float]] = {"library": [], "unbatched": [], "raw": []}
+    for _ in range(3):
+        samples["library"].append(calls / await _in_tasks(requests(ctx.engine)))
+        samples["unbatched"].append(calls / await _in_tasks(requests(ctx.unbatched)))
+        started = time.perf_counter()
+        for task_ids in ids:
+            for id in task_ids:
+                fetch_all(raw_connection, sql, {"id": id})
+        samples["raw"].append(calls / (time.perf_counter() - started))
     raw_connection.close()
+    rates = _rounds(samples)
+    batches = ctx.engine.stats().coalesced_reads
     return Result(
         "concurrent_get",
-        "8 tasks get_by_id (pool 4)",
+        f"{TASKS} tasks get_by_id (pool 4)",
         "ops/s",
-        lib,
-        raw_rate,
+        rates["library"],
+        rates["raw"],
         RAW_DUCKDB,
-        "raw = one synchronous connection",
+        f"raw = one connection, one lookup after another; without coalescing "
+        f"{rates['unbatched']:,.0f} ops/s ({rates['library'] / rates['unbatched']:.2f}x); "
+        f"mean batch {batches.mean_size:.1f}, max {batches.max_size}",
+        extra={"without coalescing ops/s": rates["unbatched"], "mean batch": batches.mean_size},
+    )
+
+
+async def bench_concurrent_create(ctx: Context) -> Result:
+    """16 tasks creating projects (row, audit entry, search terms), each call a
+    request with its own session. Group commit against one raw connection doing
+    the same one-statement inserts one by one, each committing; the same tasks
+    without group commit for scale."""
+    per_task = 10 if ctx.quick else 40
+    rows = project_rows(TASKS * per_task * 3, seed=13)
+    prepared = create_params(rows)
+    create = get_query("create_project").sql
+    calls = TASKS * per_task
+    raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
+    offset = iter(range(0, len(rows), calls))
+
+    def requests(engine: DatabaseEngine) -> Callable[[int], Awaitable[None]]:
+        start = next(offset)
+
+        async def task(index: int) -> None:
+            for k in range(per_task):
+                async with engine.session() as session:
+                    await ProjectRepository(session).create(rows[start + index * per_task + k])
+
+        return task
+
+    samples: dict[str, list[float]] = {"library": [], "unbatched": [], "raw": []}
+    for round_number in range(3):
+        offset = iter(range(0, len(rows), calls))
+        samples["library"].append(calls / await _in_tasks(requests(ctx.engine)))
+        samples["unbatched"].append(calls / await _in_tasks(requests(ctx.unbatched)))
+        started = time.perf_counter()
+        for params in prepared[round_number * calls : (round_number + 1) * calls]:
+            raw_connection.execute(create, params).fetchall()
+        samples["raw"].append(calls / (time.perf_counter() - started))
+    raw_connection.close()
+    rates = _rounds(samples)
+    groups = ctx.engine.stats().group_commits
+    return Result(
+        "concurrent_create",
+        f"{TASKS} tasks create",
+        "ops/s",
+        rates["library"],
+        rates["raw"],
+        RAW_DUCKDB,
+        f"raw = one connection, create_project one after another (each commits); without "
+        f"group commit {rates['unbatched']:,.0f} ops/s "
+        f"({rates['library'] / rates['unbatched']:.2f}x); mean group {groups.mean_size:.1f}, "
+        f"max {groups.max_size}",
+        extra={"without group commit ops/s": rates["unbatched"], "mean group": groups.mean_size},
+    )
+
+
+async def _lone(ctx: Context, name: str, call: Callable[[Session], Awaitable[object]]) -> Result:
+    """One task alone, batching on against the same call with it off (the
+    previous release's path): a lone call must not pay for a queue it never meets."""
+    repeat = 40 if ctx.quick else 200
+    async with ctx.engine.session() as on, ctx.unbatched.session() as off:
+        rates = await compare_many({"on": lambda: call(on), "off": lambda: call(off)}, repeat, 9)
+    return Result(
+        f"lone_{name}",
+        f"1 task {name}",
+        "ops/s",
+        rates["on"],
+        rates["off"],
+        UNBATCHED,
+        "the same call, on an engine with coalesce_reads and group_commit off",
+    )
+
+
+async def bench_lone_get_by_id(ctx: Context) -> Result:
+    position = iter(range(10**9))
+    return await _lone(
+        ctx,
+        "get_by_id",
+        lambda session: ProjectRepository(session).get_by_id(1 + next(position) % ctx.projects),
+    )
+
+
+async def bench_lone_create(ctx: Context) -> Result:
+    rows = project_rows(50, seed=17)
+    position = iter(range(10**9))
+    return await _lone(
+        ctx, "create", lambda session: ProjectRepository(session).create(rows[next(position) % 50])
+    )
+
+
+async def bench_mixed_requests(ctx: Context) -> Result:
+    """A web app's request mix at concurrency 16, each request a session and one
+    call: 60% get_by_id, 20% create, 10% update, 10% append_message. Requests/s
+    and p99 latency with batching on and off (the FastAPI example of issue 14
+    will run the same mix through HTTP)."""
+    total = 2_000
+    rng = random.Random(21)
+    rows = project_rows(total, seed=19)
+    async with ctx.engine.session() as session:
+        talk = await ConversationRepository(session).create(
+            {"project_id": 1, "title": "mixed requests"}
+        )
+    plan = [rng.random() for _ in range(total)]
+    ids = [rng.randint(1, ctx.projects) for _ in range(total)]
+
+    async def run(engine: DatabaseEngine) -> tuple[float, float]:
+        latencies: list[float] = []
+        next_request = iter(range(total))
+
+        async def request(n: int) -> None:
+            started = time.perf_counter()
+            async with engine.session() as session:
+                projects = ProjectRepository(session)
+                if plan[n] < 0.6:
+                    await projects.get_by_id(ids[n])
+                elif plan[n] < 0.8:
+                    await projects.create(rows[n])
+                elif plan[n] < 0.9:
+                    await projects.update(ids[n], {"status": "active"})
+                else:
+                    await ConversationRepository(session).append_message(
+                        talk.id, {"role": "user", "content": f"request {n}"}
+                    )
+            latencies.append(time.perf_counter() - started)
+
+        async def client(_: int) -> None:
+            for n in next_request:
+                await request(n)
+
+        seconds = await _in_tasks(client)
+        latencies.sort()
+        return total / seconds, latencies[int(0.99 * len(latencies)) - 1]
+
+    off_rate, off_p99 = await run(ctx.unbatched)
+    on_rate, on_p99 = await run(ctx.engine)
+    return Result(
+        "mixed_requests",
+        "2,000 mixed requests (16 at once)",
+        "req/s",
+        on_rate,
+        off_rate,
+        UNBATCHED,
+        f"60% get, 20% create, 10% update, 10% append; p99 {on_p99 * 1000:.1f} ms with "
+        f"batching, {off_p99 * 1000:.1f} ms without",
+        extra={"p99 ms": on_p99 * 1000, "p99 ms without batching": off_p99 * 1000},
     )
 
 
@@ -647,6 +827,10 @@ BENCHMARKS: dict[str, Callable[[Context], Awaitable[Result]]] = {
     "append_message": bench_append_message,
     "add_message": bench_add_message,
     "concurrent_get": bench_concurrent_get,
+    "concurrent_create": bench_concurrent_create,
+    "lone_get_by_id": bench_lone_get_by_id,
+    "lone_create": bench_lone_create,
+    "mixed_requests": bench_mixed_requests,
     "bulk_create": bench_bulk_create,
     "bulk_update": bench_bulk_update,
     "search": bench_search,
@@ -676,6 +860,7 @@ async def main(quick: bool, chosen: Sequence[str], with_peers: bool) -> Run:
     run = Run()
     with tempfile.TemporaryDirectory() as directory:
         async with (
+            AsyncExitStack() as stack,
             DatabaseEngine(Path(directory) / "bench.duckdb", pool_size=4) as engine,
             DatabaseEngine(Path(directory) / "analytics.duckdb", pool_size=2) as analytics_engine,
         ):
@@ -684,7 +869,17 @@ async def main(quick: bool, chosen: Sequence[str], with_peers: bool) -> Run:
             # Analytics read only the projects table: generate it in SQL (fast), not
             # through the library (which would also build the search index).
             await analytics_engine.execute_raw(GENERATE_PROJECTS, {"n": analytics_rows})
-            ctx = Context(engine, count, quick, analytics_engine, analytics_rows, lengths)
+            unbatched = await stack.enter_async_context(
+                DatabaseEngine(
+                    Path(directory) / "bench.duckdb",
+                    pool_size=4,
+                    coalesce_reads=False,
+                    group_commit=False,
+                )
+            )
+            ctx = Context(
+                engine, count, quick, analytics_engine, analytics_rows, unbatched, lengths
+            )
             for name in chosen:
                 result = await BENCHMARKS[name](ctx)
                 print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness import EMPTY_CONVERSATION, RAW_DUCKDB, RAW_ONE_STATEMENT, SQLALCHEMY_ORM
+from harness import EMPTY_CONVERSATION, RAW_DUCKDB, RAW_ONE_STATEMENT, SQLALCHEMY_ORM, UNBATCHED
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,25 @@ TARGETS: dict[str, Target] = {
         SQLALCHEMY_ORM,
         ">= 3x SQLAlchemy ORM bulk insert of the same rows in the same run "
         "(validated, audited, indexed, one transaction)",
+    ),
+    # Throughput under load (issue 13): many calls, fewer statements.
+    "concurrent_get": Target(
+        3.0,
+        RAW_DUCKDB,
+        ">= 3x one raw DuckDB connection doing the same lookups one by one "
+        "(16 tasks, pool of 4, a session per call)",
+    ),
+    "concurrent_create": Target(
+        2.0,
+        RAW_DUCKDB,
+        ">= 2x one raw DuckDB connection doing the same inserts (row + audit + terms) "
+        "one by one (16 tasks)",
+    ),
+    "lone_get_by_id": Target(
+        0.95, UNBATCHED, ">= 0.95x the same lone call with coalesce_reads/group_commit off"
+    ),
+    "lone_create": Target(
+        0.95, UNBATCHED, ">= 0.95x the same lone call with coalesce_reads/group_commit off"
     ),
     # Analytics: library time at most 1.1x raw time, i.e. throughput ratio >= 1/1.1.
     "project_metrics": Target(1 / 1.1, RAW_DUCKDB, "time <= 1.1x raw SQL"),

@@ -104,6 +104,7 @@ def test_every_target_names_a_known_baseline_and_a_positive_ratio() -> None:
         harness.RAW_ONE_STATEMENT,
         harness.EMPTY_CONVERSATION,
         harness.SQLALCHEMY_ORM,
+        harness.UNBATCHED,
     }
     for name, target in targets.TARGETS.items():
         assert target.baseline in baselines, name
@@ -112,6 +113,11 @@ def test_every_target_names_a_known_baseline_and_a_positive_ratio() -> None:
     assert targets.TARGETS["list"].minimum == 1.5
     assert targets.TARGETS["bulk_create"].minimum == 3.0
     assert targets.TARGETS["project_metrics"].minimum == pytest.approx(1 / 1.1)
+    # The contract of issue 13.
+    assert targets.TARGETS["concurrent_get"].minimum == 3.0
+    assert targets.TARGETS["concurrent_create"].minimum == 2.0
+    assert targets.TARGETS["lone_get_by_id"].minimum == 0.95
+    assert targets.TARGETS["lone_create"].minimum == 0.95
 
 
 def parse(path: Path) -> ET.Element:
