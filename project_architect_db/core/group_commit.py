@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import threading
 import time
 from collections import deque
@@ -359,13 +358,18 @@ class GroupCommit:
         self._arrivals += 1
         write: _Write[T] = _Write(work, self._arrivals, merge)
         self._queue.append(write)
-        with anyio.move_on_at(math.inf if deadline is None else deadline) as wait:
-            try:
+        try:
+            # No cancel scope without a deadline: one costs about 10 us a call.
+            if deadline is None:
                 await write.event.wait()
-            except BaseException:
-                await self._give_up(write)
-                raise
-        if wait.cancelled_caught and not write.settled:
+            else:
+                with anyio.move_on_at(deadline):
+                    await write.event.wait()
+        except BaseException:
+            await self._give_up(write)
+            raise
+        if not write.settled and not write.lead:
+            # Only a passed deadline ends the wait with neither.
             await self._give_up(write)
             if not write.settled:
                 raise timed_out()
