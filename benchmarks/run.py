@@ -50,6 +50,7 @@ from report import write_report
 
 from project_architect_db import (
     AnalyticsRepository,
+    BatchStats,
     ConversationRepository,
     DatabaseEngine,
     ProjectRepository,
@@ -512,6 +513,18 @@ async def _in_tasks(work: Callable[[int], Awaitable[None]], tasks: int = TASKS) 
     return time.perf_counter() - started
 
 
+def _since(before: BatchStats, after: BatchStats) -> BatchStats:
+    """The batching of one benchmark: the engine's counters since ``before``."""
+    return BatchStats(
+        batches=after.batches - before.batches,
+        calls=after.calls - before.calls,
+        max_size=after.max_size,
+        waits=after.waits - before.waits,
+        wait_seconds=after.wait_seconds - before.wait_seconds,
+        retried=after.retried - before.retried,
+    )
+
+
 def _rounds(samples: dict[str, list[float]]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
@@ -537,6 +550,7 @@ async def bench_concurrent_get(ctx: Context) -> Result:
         return task
 
     samples: dict[str, list[float]] = {"library": [], "unbatched": [], "raw": []}
+    before = ctx.engine.stats().coalesced_reads
     for _ in range(3):
         samples["library"].append(calls / await _in_tasks(requests(ctx.engine)))
         samples["unbatched"].append(calls / await _in_tasks(requests(ctx.unbatched)))
@@ -547,7 +561,7 @@ async def bench_concurrent_get(ctx: Context) -> Result:
         samples["raw"].append(calls / (time.perf_counter() - started))
     raw_connection.close()
     rates = _rounds(samples)
-    batches = ctx.engine.stats().coalesced_reads
+    batches = _since(before, ctx.engine.stats().coalesced_reads)
     return Result(
         "concurrent_get",
         f"{TASKS} tasks get_by_id (pool 4)",
@@ -586,6 +600,7 @@ async def bench_concurrent_create(ctx: Context) -> Result:
         return task
 
     samples: dict[str, list[float]] = {"library": [], "unbatched": [], "raw": []}
+    before = ctx.engine.stats().group_commits
     for round_number in range(3):
         offset = iter(range(0, len(rows), calls))
         samples["library"].append(calls / await _in_tasks(requests(ctx.engine)))
@@ -596,7 +611,7 @@ async def bench_concurrent_create(ctx: Context) -> Result:
         samples["raw"].append(calls / (time.perf_counter() - started))
     raw_connection.close()
     rates = _rounds(samples)
-    groups = ctx.engine.stats().group_commits
+    groups = _since(before, ctx.engine.stats().group_commits)
     return Result(
         "concurrent_create",
         f"{TASKS} tasks create",

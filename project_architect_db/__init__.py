@@ -9,7 +9,7 @@ from .core.engine import DatabaseEngine
 from .core.runner import StatementRunner
 from .core.session import Session, SessionManager
 from .core.snapshot import SnapshotInfo
-from .core.stats import EngineStats, QueryStats
+from .core.stats import BatchStats, EngineStats, QueryStats
 from .errors import (
     ConflictError,
     DatabaseError,
@@ -74,6 +74,7 @@ __all__ = [
     "AnalyticsRepository",
     "AuditEntry",
     "BaseRepository",
+    "BatchStats",
     "BulkOperations",
     "ConflictError",
     "Conversation",

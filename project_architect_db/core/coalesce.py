@@ -17,6 +17,15 @@ One statement per lane at a time, not one per core: with 16 tasks on two
 cores, one at a time served 4,100 gets/s (batches of 7 on average), two at a
 time 3,800 and three 3,000 (smaller batches, more statements).
 
+The gap between two statements (the leader's thread hop back to the event loop,
+the next leader's wake-up and its hop out) was 0.65 ms, while a lookup takes
+0.54 ms and sixteen 1.1 ms: DuckDB sat idle 43% of the time. So a leader's
+worker thread, having served its batch, serves once more whoever queued
+meanwhile (``CHAIN``), on the same connection, before it returns: the
+leader's own answer waits for that one more statement. Calls that queued while
+the leader's thread was being woken join its first statement (it starts no
+later for that). With both, 16 tasks made 5,200-5,300 gets/s against 4,600.
+
 What a caller can count on:
 
 * The statement that serves a caller starts after the caller queued, so it sees
@@ -33,6 +42,7 @@ the caller passes run them (a session's worker thread).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping
@@ -40,17 +50,29 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
+from .runner import StatementRunner
 from .stats import BatchCounter
 
-__all__ = ["ReadCoalescer"]
+__all__ = ["CHAIN", "ReadCoalescer"]
 
 T = TypeVar("T")
 
+#: Further statements a leader's worker thread runs for calls that queued while
+#: it worked, before it returns.
+CHAIN = 1
+
+FetchOne = Callable[[StatementRunner, int], T | None]
+FetchMany = Callable[[StatementRunner, list[int]], Mapping[int, T]]
+
 
 class _Reader(Generic[T]):
-    """One queued call: its id, and what the statement that served it found."""
+    """One call: its id, and what the statement that served it found.
 
-    __slots__ = ("event", "id", "lead", "queued_at", "result", "served")
+    ``taken`` and ``served`` change under the lane's lock (a leader's worker
+    thread takes queued readers); the rest on the event loop only.
+    """
+
+    __slots__ = ("event", "id", "lead", "queued_at", "result", "served", "taken")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -58,6 +80,8 @@ class _Reader(Generic[T]):
         self.queued_at = time.monotonic()
         self.served = False
         self.result: T | None = None
+        #: Taken by a leader's worker thread: it will be served (or given back).
+        self.taken = False
         #: Woken to run the next statement for everyone queued.
         self.lead = False
 
@@ -65,11 +89,29 @@ class _Reader(Generic[T]):
 class _Lane:
     """The calls of one query: whether a statement runs, and who waits for the next."""
 
-    __slots__ = ("busy", "queue")
+    __slots__ = ("busy", "lock", "queue")
 
     def __init__(self) -> None:
         self.busy = False
+        self.lock = threading.Lock()
         self.queue: deque[_Reader[Any]] = deque()
+
+    def take_queued(self) -> list[_Reader[Any]]:
+        """Everyone queued, taken (from any thread)."""
+        with self.lock:
+            taken = list(self.queue)
+            self.queue.clear()
+            for reader in taken:
+                reader.taken = True
+        return taken
+
+    def give_back(self, readers: list[_Reader[Any]]) -> None:
+        """Readers taken but not served go back to the front of the queue, in order."""
+        with self.lock:
+            back = [r for r in readers if not r.served]
+            for reader in back:
+                reader.taken = False
+            self.queue.extendleft(reversed(back))
 
 
 class ReadCoalescer:
@@ -84,29 +126,29 @@ class ReadCoalescer:
         lane_key: Hashable,
         id: int,
         *,
-        one: Callable[[int], Awaitable[T | None]],
-        many: Callable[[list[int]], Awaitable[Mapping[int, T]]],
+        fetch_one: FetchOne[T],
+        fetch_many: FetchMany[T],
+        run: Callable[[Callable[[StatementRunner], None]], Awaitable[None]],
         deadline: float | None,
         timed_out: Callable[[], BaseException],
     ) -> T | None:
-        """The row of ``id`` (None when there is none), read by ``one(id)`` at
-        once when the lane is idle, or by ``many(ids)`` together with the calls
-        queued with it. ``deadline`` (anyio time) bounds the wait in the queue:
-        past it the caller leaves and ``timed_out()`` is raised; a statement the
-        caller runs has its own limit (the session's)."""
+        """The row of ``id`` (None when there is none). ``fetch_one(runner, id)``
+        and ``fetch_many(runner, ids)`` read in a worker thread, which ``run(trip)``
+        starts on the caller's connection. The call runs at once when the lane
+        is idle, else queues and is served with the others. ``deadline`` (anyio
+        time) bounds the wait in the queue: past it the caller leaves and
+        ``timed_out()`` is raised; a trip the caller leads has its own limit
+        (the session's)."""
         lane = self._lanes.get(lane_key)
         if lane is None:
             lane = self._lanes[lane_key] = _Lane()
+        reader: _Reader[T] = _Reader(id)
         if not lane.busy:
             lane.busy = True
-            try:
-                return await one(id)
-            finally:
-                self.counter.served(1)
-                self._pass_on(lane)
+            return await self._lead(lane, [reader], fetch_one, fetch_many, run)
 
-        reader: _Reader[T] = _Reader(id)
-        lane.queue.append(reader)
+        with lane.lock:
+            lane.queue.append(reader)
         try:
             # No cancel scope without a deadline: one costs about 10 us a call.
             if deadline is None:
@@ -124,55 +166,96 @@ class ReadCoalescer:
         self.counter.waited(time.monotonic() - reader.queued_at)
         if reader.served:
             return reader.result
-        return await self._lead(lane, reader, one, many)
+        return await self._lead(lane, [reader, *lane.take_queued()], fetch_one, fetch_many, run)
 
     async def _lead(
         self,
         lane: _Lane,
-        leader: _Reader[T],
-        one: Callable[[int], Awaitable[T | None]],
-        many: Callable[[list[int]], Awaitable[Mapping[int, T]]],
+        batch: list[_Reader[T]],
+        fetch_one: FetchOne[T],
+        fetch_many: FetchMany[T],
+        run: Callable[[Callable[[StatementRunner], None]], Awaitable[None]],
     ) -> T | None:
-        """Run one statement for the leader and everyone queued behind it."""
-        batch = [leader, *lane.queue]
-        lane.queue.clear()
+        """One worker-thread trip: a statement for ``batch`` (the leader first),
+        then up to ``CHAIN`` more for whoever queued meanwhile."""
+        leader = batch[0]
+        batches: list[list[_Reader[T]]] = [batch]
+
+        def trip(runner: StatementRunner) -> None:
+            # Whoever queued while this thread was being woken joins the first
+            # statement: it starts no later, it only serves more.
+            batch.extend(lane.take_queued())
+            _serve(lane, runner, batch, fetch_one, fetch_many)
+            for _ in range(CHAIN):
+                more = lane.take_queued()
+                if not more:
+                    return
+                batches.append(more)
+                try:
+                    _serve(lane, runner, more, fetch_one, fetch_many)
+                except Exception:
+                    if runner.cancelled:
+                        raise
+                    # Not the leader's failure: a next leader serves them again.
+                    lane.give_back(more)
+                    return
+
         try:
-            if len(batch) == 1:
-                found: Mapping[int, T | None] = {leader.id: await one(leader.id)}
-            else:
-                found = await many(sorted({reader.id for reader in batch}))
+            await run(trip)
         except BaseException:
-            # Not the others' failure: they go back to the front of the queue
-            # (in their order), and the first of them leads the batch again.
-            lane.queue.extendleft(reversed(batch[1:]))
+            # Not the others' failure: those not served go back to the front of
+            # the queue, and the first of them leads again.
+            for taken in reversed(batches):
+                lane.give_back([r for r in taken if r is not leader])
             raise
         finally:
-            # The next statement starts before this one's callers are answered.
+            # The next statement starts before these callers are answered.
             self._pass_on(lane)
-        self.counter.served(len(batch))
-        for reader in batch[1:]:
-            reader.result = found.get(reader.id)
-            reader.served = True
-            reader.event.set()
-        return found.get(leader.id)
+        for served in batches:
+            if served and served[0].served:
+                self.counter.served(len(served))
+            for reader in served:
+                if reader is not leader and reader.served:
+                    reader.event.set()
+        return leader.result
 
     def _pass_on(self, lane: _Lane) -> None:
-        """The lane's statement is over: wake the first queued call to lead the
+        """The lane's trip is over: wake the first queued call to lead the
         next, or mark the lane idle."""
-        if lane.queue:
-            reader = lane.queue.popleft()
+        with lane.lock:
+            reader = lane.queue.popleft() if lane.queue else None
+        if reader is None:
+            lane.busy = False
+        else:
             reader.lead = True
             reader.event.set()
-        else:
-            lane.busy = False
 
     def _leave(self, lane: _Lane, reader: _Reader[Any]) -> None:
         """A queued caller gives up: out of the queue, or, if it had just been
-        woken to lead, the lead goes to the next one."""
-        if reader.served:
-            return
-        if reader.lead:
+        woken to lead, the lead goes to the next one. (A reader a leader's
+        thread has taken is served anyway; the answer is dropped.)"""
+        if reader.lead and not reader.served:
             reader.lead = False
             self._pass_on(lane)
-        elif reader in lane.queue:
-            lane.queue.remove(reader)
+            return
+        with lane.lock:
+            if not reader.taken and reader in lane.queue:
+                lane.queue.remove(reader)
+
+
+def _serve(
+    lane: _Lane,
+    runner: StatementRunner,
+    readers: list[_Reader[T]],
+    fetch_one: FetchOne[T],
+    fetch_many: FetchMany[T],
+) -> None:
+    """One statement for ``readers`` (in the worker thread); their results."""
+    if len(readers) == 1:
+        found: Mapping[int, T | None] = {readers[0].id: fetch_one(runner, readers[0].id)}
+    else:
+        found = fetch_many(runner, sorted({reader.id for reader in readers}))
+    with lane.lock:
+        for reader in readers:
+            reader.result = found.get(reader.id)
+            reader.served = True

@@ -266,8 +266,9 @@ class Session:
             return await coalescer.read(
                 lane,
                 id,
-                one=lambda i: self._run(lambda db: one(db, i), entity, i),
-                many=lambda ids: self._run(lambda db: many(db, ids), entity, None),
+                fetch_one=one,
+                fetch_many=many,
+                run=lambda trip: self._run(trip, entity, id),
                 deadline=self._deadline(),
                 timed_out=lambda: self._timed_out(entity, id),
             )
