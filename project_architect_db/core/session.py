@@ -258,7 +258,7 @@ class Session:
         """
         coalescer = self._context.reads
         if coalescer is None or self.in_transaction or not _is_bigint(id):
-            # A bad id runs alone, to get exactly the error it gets today.
+            # An id DuckDB cannot bind as BIGINT runs alone: exactly what it got before.
             return await self.run_in_worker(lambda db: one(db, id), entity=entity, entity_id=id)
         self._usable()
         self._busy = True
