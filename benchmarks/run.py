@@ -587,10 +587,9 @@ async def bench_concurrent_create(ctx: Context) -> Result:
     create = get_query("create_project").sql
     calls = TASKS * per_task
     raw_connection = ctx.engine._root.cursor()  # type: ignore[union-attr]
-    offset = iter(range(0, len(rows), calls))
 
-    def requests(engine: DatabaseEngine) -> Callable[[int], Awaitable[None]]:
-        start = next(offset)
+    def requests(engine: DatabaseEngine, start: int) -> Callable[[int], Awaitable[None]]:
+        """Each task creates its own ``per_task`` rows from ``rows[start:]``."""
 
         async def task(index: int) -> None:
             for k in range(per_task):
@@ -602,9 +601,8 @@ async def bench_concurrent_create(ctx: Context) -> Result:
     samples: dict[str, list[float]] = {"library": [], "unbatched": [], "raw": []}
     before = ctx.engine.stats().group_commits
     for round_number in range(3):
-        offset = iter(range(0, len(rows), calls))
-        samples["library"].append(calls / await _in_tasks(requests(ctx.engine)))
-        samples["unbatched"].append(calls / await _in_tasks(requests(ctx.unbatched)))
+        samples["library"].append(calls / await _in_tasks(requests(ctx.engine, 0)))
+        samples["unbatched"].append(calls / await _in_tasks(requests(ctx.unbatched, calls)))
         started = time.perf_counter()
         for params in prepared[round_number * calls : (round_number + 1) * calls]:
             raw_connection.execute(create, params).fetchall()

@@ -90,6 +90,19 @@ async def assert_pool_whole(engine: DatabaseEngine) -> None:
     assert (stats.checked_out, stats.waiters) == (0, 0), stats
 
 
+async def gather_calls(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    """Start every call at once, each in its own task; their results in order."""
+    results: list[Any] = [None] * len(calls)
+
+    async def one(index: int) -> None:
+        results[index] = await calls[index]()
+
+    async with anyio.create_task_group() as group:
+        for index in range(len(calls)):
+            group.start_soon(one, index)
+    return results
+
+
 def run_in_session(pe: PortalEngine, work: Callable[[Session], Awaitable[T]]) -> T:
     """``work(session)`` in a fresh auto-commit session, on the portal's event loop
     (for synchronous hypothesis tests)."""

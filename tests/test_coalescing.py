@@ -16,6 +16,7 @@ from helpers import (
     assert_pool_whole,
     conversation_data,
     document_data,
+    gather_calls,
     project_data,
 )
 from hypothesis import HealthCheck, given, settings
@@ -50,19 +51,6 @@ async def _seed(engine: DatabaseEngine) -> None:
         await DocumentRepository(session).create(document_data(1))
 
 
-async def _gather(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
-    """Start every call at once (each its own task); their results in order."""
-    results: list[Any] = [None] * len(calls)
-
-    async def one(index: int) -> None:
-        results[index] = await calls[index]()
-
-    async with anyio.create_task_group() as group:
-        for index in range(len(calls)):
-            group.start_soon(one, index)
-    return results
-
-
 def _getter(
     engine: DatabaseEngine,
     repository: type[BaseRepository[Any]],
@@ -89,7 +77,7 @@ async def test_concurrent_gets_share_statements_and_each_gets_its_own_row(
 ) -> None:
     await _seed(engine)
     ids = [*range(1, PROJECTS + 1), MISSING, 5, 5, 1]
-    results = await _gather([_getter(engine, ProjectRepository, id) for id in ids])
+    results = await gather_calls([_getter(engine, ProjectRepository, id) for id in ids])
     expected = [await _alone(engine, ProjectRepository, id, False) for id in ids]
     assert results == expected
     assert [r is None for r in results] == [id in DELETED or id == MISSING for id in ids]
@@ -109,7 +97,9 @@ async def test_include_deleted_is_honoured_in_a_batch(
 ) -> None:
     await _seed(engine)
     ids = [*DELETED, 1, 2, MISSING] * 2
-    results = await _gather([_getter(engine, ProjectRepository, id, include_deleted) for id in ids])
+    results = await gather_calls(
+        [_getter(engine, ProjectRepository, id, include_deleted) for id in ids]
+    )
     for id, result in zip(ids, results, strict=True):
         if id == MISSING or (id in DELETED and not include_deleted):
             assert result is None
@@ -125,9 +115,9 @@ async def test_every_repository_coalesces_and_conversations_bring_their_messages
     await _seed(engine)
     for repository in (ConversationRepository, DocumentRepository, RepositoryRepository):
         ids = [1, MISSING, 1, 2]
-        results = await _gather([_getter(engine, repository, id) for id in ids])
+        results = await gather_calls([_getter(engine, repository, id) for id in ids])
         assert results == [await _alone(engine, repository, id, False) for id in ids]
-    talks = await _gather([_getter(engine, ConversationRepository, 1) for _ in range(6)])
+    talks = await gather_calls([_getter(engine, ConversationRepository, 1) for _ in range(6)])
     assert all([m.content for m in talk.messages] == ["hi"] for talk in talks)
 
 
@@ -145,7 +135,7 @@ async def test_ids_of_the_wrong_type_run_alone_and_the_others_are_served(
         except ProjectArchitectDBError as error:
             return f"{type(error).__name__}: {error}"
 
-    together = await _gather(
+    together = await gather_calls(
         [lambda id=id: outcome(_getter(engine, ProjectRepository, id)) for id in ids]
     )
     alone = [
@@ -184,7 +174,7 @@ async def test_a_caller_cancelled_in_the_queue_leaves_the_others_intact(
     assert {2, 4, 6, 8} <= results.keys()
     await assert_pool_whole(engine)
     # The lane is idle again: a lone call runs at once.
-    assert (await _gather([_getter(engine, ProjectRepository, 9)]))[0].id == 9
+    assert (await gather_calls([_getter(engine, ProjectRepository, 9)]))[0].id == 9
 
 
 async def test_inside_a_transaction_nothing_is_coalesced_and_own_writes_show(
@@ -226,7 +216,9 @@ async def test_read_your_writes_under_concurrent_reads(engine: DatabaseEngine) -
 async def test_switched_off_every_call_has_its_own_statement(db_path: Path) -> None:
     async with DatabaseEngine(db_path, coalesce_reads=False) as engine:
         await _seed(engine)
-        results = await _gather([_getter(engine, ProjectRepository, id) for id in (1, 2, 2, 4)])
+        results = await gather_calls(
+            [_getter(engine, ProjectRepository, id) for id in (1, 2, 2, 4)]
+        )
         assert [p.id for p in results] == [1, 2, 2, 4]
         stats = engine.stats()
         assert stats.coalesced_reads.calls == 0
@@ -294,7 +286,9 @@ def test_any_mix_of_concurrent_gets_equals_the_same_gets_one_by_one(
         return call
 
     async def both() -> tuple[list[Any], list[Any]]:
-        together = await _gather([start(index, id, flag) for index, (id, flag) in enumerate(calls)])
+        together = await gather_calls(
+            [start(index, id, flag) for index, (id, flag) in enumerate(calls)]
+        )
         alone = [await _alone(engine, ProjectRepository, id, flag) for id, flag in calls]
         return together, alone
 

@@ -19,6 +19,7 @@ from helpers import (
     assert_pool_whole,
     conversation_data,
     document_data,
+    gather_calls,
     project_data,
     repository_data,
 )
@@ -181,18 +182,6 @@ async def _audit_id(engine: DatabaseEngine, call: Call, outcome: Any) -> int | N
     return int(rows[0]["id"])
 
 
-async def _gather(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
-    results: list[Any] = [None] * len(calls)
-
-    async def one(index: int) -> None:
-        results[index] = await calls[index]()
-
-    async with anyio.create_task_group() as group:
-        for index in range(len(calls)):
-            group.start_soon(one, index)
-    return results
-
-
 @dataclass
 class _Run:
     outcomes: dict[int, Any]
@@ -216,7 +205,7 @@ async def _concurrently(engine: DatabaseEngine, waves: list[list[Call]], pauses:
 
             return run
 
-        results = await _gather([start(i, n, c) for i, (n, c) in enumerate(numbered)])
+        results = await gather_calls([start(i, n, c) for i, (n, c) in enumerate(numbered)])
         placed = []
         for (number, call), outcome in zip(numbered, results, strict=True):
             outcomes[number] = outcome
@@ -274,7 +263,7 @@ async def test_concurrent_creates_share_one_statement_and_one_commit(
     db_path: Path,
 ) -> None:
     async with DatabaseEngine(db_path, pool_size=4) as engine:
-        created = await _gather(
+        created = await gather_calls(
             [lambda n=n: _call(engine, n, ("create_project", n % 4)) for n in range(12)]
         )
         stats = engine.stats()
@@ -315,7 +304,7 @@ async def test_a_write_that_aborts_the_group_is_retried_alone_and_the_others_com
             async with engine.transaction() as blocking:
                 # Holds an uncommitted change of project 2 while the group runs.
                 await ProjectRepository(blocking).update(2, {"name": f"held {attempt}"})
-                outcomes = await _gather(
+                outcomes = await gather_calls(
                     [
                         lambda: _call(engine, 100, ("update_project", 1)),
                         lambda: _call(engine, 101, ("update_project", 2)),
@@ -389,7 +378,7 @@ async def test_writes_inside_a_transaction_are_never_grouped(db_path: Path) -> N
 
 async def test_switched_off_every_write_commits_alone(db_path: Path) -> None:
     async with DatabaseEngine(db_path, group_commit=False) as engine:
-        created = await _gather(
+        created = await gather_calls(
             [lambda n=n: _call(engine, n, ("create_project", 0)) for n in range(6)]
         )
         assert sorted(p.id for p in created) == list(range(1, 7))
@@ -458,7 +447,9 @@ async def test_merged_creates_write_what_one_by_one_creates_write(
     for _ in range(10):
         async with DatabaseEngine(files(), pool_size=4) as grouped:
             await _seed(grouped)
-            together = await _gather([lambda n=n: attempt(grouped, n) for n in range(len(parents))])
+            together = await gather_calls(
+                [lambda n=n: attempt(grouped, n) for n in range(len(parents))]
+            )
             if merged not in grouped.stats().queries:
                 continue
             dump = await _dump(grouped)

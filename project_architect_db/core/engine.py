@@ -65,6 +65,8 @@ class DatabaseEngine:
         self._recorder = QueryStatsRecorder()
         self._columns = ResultColumns()
         self._snapshot_lock: anyio.Lock | None = None
+        # The queues of concurrent calls (empty whenever no session is open) and
+        # their counters, kept for the engine's life like the query timings.
         self._reads = ReadCoalescer()
         self._writes = GroupCommit()
 
@@ -92,8 +94,6 @@ class DatabaseEngine:
         self._root = root = opened[0]
         self._columns.forget()  # migrations may have changed result shapes
         self._pool = pool = ConnectionPool(root, self.config)
-        self._reads = ReadCoalescer()
-        self._writes = GroupCommit()
         self._sessions = SessionContext(
             pool=pool,
             recorder=self._recorder,

@@ -23,8 +23,22 @@ to every session it opens; this module never imports the engine.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import (
+    AbstractAsyncContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+    suppress,
+)
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -229,12 +243,8 @@ class Session:
         the runner beyond it. ``entity``/``entity_id`` name the row concerned,
         for error messages. DuckDB errors come back as the library's errors.
         """
-        self._usable()
-        self._busy = True
-        try:
+        with self._in_use():
             return await self._run(work, entity, entity_id, begin_pending)
-        finally:
-            self._busy = False
 
     async def read_by_id(
         self,
@@ -260,9 +270,7 @@ class Session:
         if coalescer is None or self.in_transaction or not _is_bigint(id):
             # An id DuckDB cannot bind as BIGINT runs alone: exactly what it got before.
             return await self.run_in_worker(lambda db: one(db, id), entity=entity, entity_id=id)
-        self._usable()
-        self._busy = True
-        try:
+        with self._in_use():
             return await coalescer.read(
                 lane,
                 id,
@@ -272,8 +280,6 @@ class Session:
                 deadline=self._deadline(),
                 timed_out=lambda: self._timed_out(entity, id),
             )
-        finally:
-            self._busy = False
 
     async def write_in_worker(
         self,
@@ -295,24 +301,21 @@ class Session:
         commit = self._context.writes
         if commit is None or self.in_transaction:
             return await self.run_in_worker(work, entity=entity, entity_id=entity_id)
-        self._usable()
-        self._busy = True
-        try:
-            return await commit.write(
-                work,
-                alone=lambda w: self._run(w, entity, entity_id),
-                group=lambda trip: self._run(trip, None, None),
-                deadline=self._deadline(),
-                timed_out=lambda: self._timed_out(entity, entity_id),
-                merge=merge,
-            )
-        except duckdb.Error as exc:
-            # This write's own failure, met in the trip of the group's leader.
-            raise from_duckdb(
-                exc, during=Stage.STATEMENT, entity=entity, entity_id=entity_id
-            ) from exc
-        finally:
-            self._busy = False
+        with self._in_use():
+            try:
+                return await commit.write(
+                    work,
+                    alone=lambda w: self._run(w, entity, entity_id),
+                    group=lambda trip: self._run(trip, None, None),
+                    deadline=self._deadline(),
+                    timed_out=lambda: self._timed_out(entity, entity_id),
+                    merge=merge,
+                )
+            except duckdb.Error as exc:
+                # This write's own failure, met in the trip of the group's leader.
+                raise from_duckdb(
+                    exc, during=Stage.STATEMENT, entity=entity, entity_id=entity_id
+                ) from exc
 
     # -- internals ---------------------------------------------------------------
 
@@ -350,6 +353,17 @@ class Session:
             "interrupted; its changes were rolled back. Make the query cheaper or pass a "
             "larger statement_timeout to engine.session()/engine.transaction()"
         )
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Claim the session for one call: refused if it has ended, is doomed or
+        is already running one (a session belongs to one task)."""
+        self._usable()
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
 
     def _usable(self) -> PooledConnection:
         if self._pooled is None:
