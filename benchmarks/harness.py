@@ -34,6 +34,8 @@ SQLALCHEMY_ORM = "SQLAlchemy ORM bulk insert"
 #: The same library call on an engine with ``coalesce_reads=False`` and
 #: ``group_commit=False``: exactly the previous release's path, same run.
 UNBATCHED = "library without batching"
+#: The same library call on an engine with no query listener, same run.
+UNLISTENED = "library without listener"
 
 
 @dataclass

@@ -40,6 +40,7 @@ from harness import (
     RAW_ONE_STATEMENT,
     SQLALCHEMY_ORM,
     UNBATCHED,
+    UNLISTENED,
     PeerResult,
     Result,
     compare,
@@ -659,6 +660,33 @@ async def bench_lone_create(ctx: Context) -> Result:
     )
 
 
+async def bench_listened_get_by_id(ctx: Context) -> Result:
+    """One task's get_by_id on an engine with one (empty) query listener against
+    the same call on the engine without: what hearing of every statement costs.
+    (With nothing listening the cost is in every other benchmark's ratio.)"""
+    repeat = 40 if ctx.quick else 200
+    position = iter(range(10**9))
+
+    def get(session: Session) -> Awaitable[object]:
+        return ProjectRepository(session).get_by_id(1 + next(position) % ctx.projects)
+
+    heard: list[int] = []
+    async with DatabaseEngine(ctx.engine.config.database, pool_size=4) as listened:
+        listened.add_query_listener(lambda event: heard.append(1))
+        async with ctx.engine.session() as off, listened.session() as on:
+            rates = await compare_many({"on": lambda: get(on), "off": lambda: get(off)}, repeat, 9)
+    assert heard, "the listener heard nothing"
+    return Result(
+        "listened_get_by_id",
+        "1 task get_by_id, 1 listener",
+        "ops/s",
+        rates["on"],
+        rates["off"],
+        UNLISTENED,
+        "the same call on an engine without listeners",
+    )
+
+
 async def bench_mixed_requests(ctx: Context) -> Result:
     """A web app's request mix at concurrency 16, each request a session and one
     call: 60% get_by_id, 20% create, 10% update, 10% append_message. Requests/s
@@ -843,6 +871,7 @@ BENCHMARKS: dict[str, Callable[[Context], Awaitable[Result]]] = {
     "concurrent_create": bench_concurrent_create,
     "lone_get_by_id": bench_lone_get_by_id,
     "lone_create": bench_lone_create,
+    "listened_get_by_id": bench_listened_get_by_id,
     "mixed_requests": bench_mixed_requests,
     "bulk_create": bench_bulk_create,
     "bulk_update": bench_bulk_update,

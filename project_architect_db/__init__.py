@@ -6,6 +6,7 @@ The public API is exactly what this module exports.
 from .bulk import BulkOperations
 from .core.config import EngineOptions
 from .core.engine import DatabaseEngine
+from .core.observe import QueryEvent, QueryListener
 from .core.runner import StatementRunner
 from .core.session import Session, SessionManager
 from .core.snapshot import SnapshotInfo
@@ -115,6 +116,8 @@ __all__ = [
     "ProjectStatus",
     "ProjectUpdate",
     "QueryBuilder",
+    "QueryEvent",
+    "QueryListener",
     "QueryStats",
     "Repository",
     "RepositoryCreate",

@@ -52,6 +52,8 @@ def test_options_reach_engine_config() -> None:
         "statement_timeout": 2.0,
         "coalesce_reads": False,
         "group_commit": False,
+        "slow_query_threshold": 0.25,
+        "log_parameters": True,
     }
     config = DatabaseEngine("duckdb:///app.duckdb", **options).config
     assert config.model_dump() == {"database": "app.duckdb", **options}

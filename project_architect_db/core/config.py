@@ -102,6 +102,13 @@ class EngineConfig(BaseModel):
     """Commit concurrent auto-commit ``create``, ``update`` and ``append_message``
     calls that arrive while another write runs in one transaction, each keeping
     its own result and error. False: one commit per call."""
+    slow_query_threshold: float | None = Field(default=1.0, gt=0)
+    """Log a WARNING (logger ``project_architect_db.query``) for every statement
+    that takes at least this many seconds, naming the query, its duration and its
+    row count (None: never)."""
+    log_parameters: bool = False
+    """Add the parameter values to the query log lines (slow statements, DEBUG).
+    Off by default: they hold user data."""
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
@@ -149,3 +156,5 @@ class EngineOptions(TypedDict, total=False):
     statement_timeout: float | None
     coalesce_reads: bool
     group_commit: bool
+    slow_query_threshold: float | None
+    log_parameters: bool

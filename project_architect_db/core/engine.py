@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -18,6 +19,7 @@ from .coalesce import ReadCoalescer
 from .config import EngineConfig, EngineOptions, check_statement_timeout, parse_database_url
 from .group_commit import GroupCommit
 from .migrations import apply_migrations
+from .observe import QueryListener, QueryObserver
 from .pool import ConnectionPool
 from .runner import ResultColumns
 from .session import Session, SessionContext
@@ -25,6 +27,8 @@ from .snapshot import SnapshotInfo, check_snapshot_target, take_snapshot
 from .stats import EngineStats, QueryStatsRecorder
 
 __all__ = ["DatabaseEngine"]
+
+logger = logging.getLogger("project_architect_db.engine")
 
 
 class _Default(enum.Enum):
@@ -47,7 +51,8 @@ class DatabaseEngine:
     ``options`` are :class:`~project_architect_db.core.config.EngineConfig`'s
     fields (pool size and timeouts, DuckDB's ``threads``/``memory_limit``/
     ``temp_directory``, ``read_only``, ``migrate``, ``statement_timeout``,
-    ``coalesce_reads``, ``group_commit``): their
+    ``coalesce_reads``, ``group_commit``, ``slow_query_threshold``,
+    ``log_parameters``): their
     meanings and defaults are documented there, and a bad or unknown one raises
     pydantic's ``ValidationError`` (a ``ValueError``) here. ``engine.config`` is
     the resulting ``EngineConfig``.
@@ -63,6 +68,11 @@ class DatabaseEngine:
         self._pool: ConnectionPool | None = None
         self._sessions: SessionContext | None = None
         self._recorder = QueryStatsRecorder()
+        self._observer = QueryObserver(
+            self._recorder,
+            slow_query_threshold=self.config.slow_query_threshold,
+            log_parameters=self.config.log_parameters,
+        )
         self._columns = ResultColumns()
         self._snapshot_lock: anyio.Lock | None = None
         # The queues of concurrent calls (empty whenever no session is open) and
@@ -96,12 +106,18 @@ class DatabaseEngine:
         self._pool = pool = ConnectionPool(root, self.config)
         self._sessions = SessionContext(
             pool=pool,
-            recorder=self._recorder,
+            observer=self._observer,
             columns=self._columns,
             limiter=anyio.CapacityLimiter(self.config.max_connections),
             pre_ping=self.config.pool_pre_ping,
             reads=self._reads if self.config.coalesce_reads else None,
             writes=self._writes if self.config.group_commit else None,
+        )
+        logger.info(
+            "opened %s with %s",
+            self.config.database,
+            _options(self.config),
+            extra={"database": self.config.database},
         )
         return self
 
@@ -116,6 +132,7 @@ class DatabaseEngine:
         if root is not None:
             root.close()
         self._root = None
+        logger.info("closed %s", self.config.database, extra={"database": self.config.database})
 
     async def __aenter__(self) -> Self:
         return await self.connect()
@@ -201,6 +218,36 @@ class DatabaseEngine:
             group_commits=self._writes.counter.snapshot(),
         )
 
+    def reset_stats(self) -> None:
+        """Start every counter of ``stats()`` again from zero: the query timings,
+        the batching counters and the pool's ``total_acquisitions`` and
+        ``acquisition_timeouts`` (its gauges, such as ``checked_out``, say what
+        is true now and stay). Useful between benchmark rounds or test phases."""
+        self._recorder.reset()
+        self._reads.counter.reset()
+        self._writes.counter.reset()
+        if self._pool is not None:
+            self._pool.reset_counters()
+
+    def add_query_listener(self, listener: QueryListener) -> None:
+        """Call ``listener(event)`` after every statement the engine runs, with a
+        frozen :class:`~project_architect_db.QueryEvent` (name, sql, duration,
+        rows, error, in_transaction).
+
+        Listeners run in the worker thread that ran the statement, before its
+        call returns: keep them quick and thread-safe (hand slow work to a
+        queue). A listener that raises is logged (logger
+        ``project_architect_db.query``) and removed; the call it ran in goes on
+        as if nothing happened. Adding one twice makes it hear every event twice.
+        """
+        self._observer.add_listener(listener)
+
+    def remove_query_listener(self, listener: QueryListener) -> None:
+        """Stop calling ``listener`` (one registration of it). Raises
+        ``ValueError`` if it is not registered, as ``list.remove`` does."""
+        if not self._observer.remove_listener(listener):
+            raise ValueError(f"{listener!r} is not a query listener of this engine")
+
     # -- internals ---------------------------------------------------------------
 
     def _timeout(self, override: float | _Default | None) -> float | None:
@@ -243,7 +290,7 @@ class DatabaseEngine:
                 root.execute("SET GLOBAL TimeZone = 'UTC'")
                 stage = Stage.MIGRATE
                 if config.migrate:
-                    apply_migrations(root, self._recorder, config.read_only)
+                    apply_migrations(root, self._observer, config.read_only, config.database)
             except BaseException:
                 root.close()
                 raise
@@ -252,3 +299,10 @@ class DatabaseEngine:
                 exc, during=stage, database=config.database, read_only=config.read_only
             ) from exc
         opened(root)
+
+
+def _options(config: EngineConfig) -> str:
+    """The options the engine opened with, for the INFO line (no secrets: a
+    DuckDB engine's options hold none)."""
+    fields = config.model_dump(exclude={"database"})
+    return ", ".join(f"{name}={value!r}" for name, value in fields.items())

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import duckdb
 
 from ..errors import DatabaseError
 from . import statements as sql
+from .observe import QueryObserver
 from .runner import NeverCancelled, ResultColumns, StatementRunner
 from .sql import migrations
-from .stats import QueryStatsRecorder
 
 __all__ = ["apply_migrations", "pending_migrations"]
+
+logger = logging.getLogger("project_architect_db.migrations")
 
 
 def pending_migrations(runner: StatementRunner) -> list[int]:
@@ -22,14 +26,17 @@ def pending_migrations(runner: StatementRunner) -> list[int]:
 
 
 def apply_migrations(
-    connection: duckdb.DuckDBPyConnection, recorder: QueryStatsRecorder, read_only: bool
+    connection: duckdb.DuckDBPyConnection,
+    observer: QueryObserver,
+    read_only: bool,
+    database: str = "",
 ) -> list[int]:
     """Apply pending migrations in order, each in its own transaction together
     with its row in ``schema_migrations``; the versions applied. Running it again
     applies nothing. DuckDB's exceptions pass through: the engine's connect
     translates them (``errors.Stage.MIGRATE``)."""
     runner = StatementRunner(
-        connection, recorder, ResultColumns(), NeverCancelled(), in_transaction=False
+        connection, observer, ResultColumns(), NeverCancelled(), in_transaction=False
     )
     pending = pending_migrations(runner)
     if read_only:
@@ -47,4 +54,11 @@ def apply_migrations(
         with runner.atomic():
             runner.script(f"migration {version:04d}_{migration.name}", migration.script)
             runner.run(sql.RECORD_MIGRATION, version=version, name=migration.name)
+        logger.info(
+            "applied migration %04d_%s to %s",
+            version,
+            migration.name,
+            database or "the database",
+            extra={"version": version, "migration": migration.name},
+        )
     return pending

@@ -26,6 +26,7 @@ event loop, never from a worker thread):
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from .config import EngineConfig
 from .stats import PoolStats
 
 __all__ = ["ConnectionPool", "PooledConnection"]
+
+logger = logging.getLogger("project_architect_db.pool")
 
 #: Run once on each pooled connection when it opens. A page of a list
 #: (``ORDER BY ... LIMIT``) is picked in two steps by DuckDB itself: the top rows'
@@ -81,6 +84,11 @@ class ConnectionPool:
         self._open = 0
         self._closed = False
         self._all_returned: anyio.Event | None = None
+        self._total_acquisitions = 0
+        self._acquisition_timeouts = 0
+
+    def reset_counters(self) -> None:
+        """Start ``total_acquisitions`` and ``acquisition_timeouts`` again from 0."""
         self._total_acquisitions = 0
         self._acquisition_timeouts = 0
 
@@ -250,12 +258,14 @@ class ConnectionPool:
         self._abandon(waiter)
         self._acquisition_timeouts += 1
         stats = self.stats()
-        raise PoolTimeoutError(
+        message = (
             f"no connection became free within pool_timeout={self._config.pool_timeout}s "
             f"({stats.checked_out} checked out of pool_size={stats.pool_size} + "
             f"max_overflow={stats.max_overflow}, {stats.waiters} waiting); raise pool_size or "
             "max_overflow, or hold sessions for less time"
         )
+        logger.warning("pool timeout: %s", message, extra={"pool": stats.model_dump()})
+        raise PoolTimeoutError(message)
 
     def _abandon(self, waiter: _Waiter) -> None:
         """Undo a wait that ended without the caller taking its connection."""

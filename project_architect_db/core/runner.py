@@ -5,8 +5,9 @@ started: a repository method hands the session one function of a
 :class:`StatementRunner`, and that function makes every statement the method
 needs, so the method costs one thread hop however many statements it runs.
 
-The runner also times each named query for ``engine.stats()`` and refuses to
-start another statement once the caller has been cancelled. DuckDB's exceptions
+The runner also reports each statement to the engine's observer (its timing for
+``engine.stats()``, the query log, the query listeners: core/observe.py) and
+refuses to start another statement once the caller has been cancelled. DuckDB's exceptions
 pass through it unchanged: the session's thread hop translates them
 (``errors.from_duckdb``), so work can still catch a DuckDB error it expects.
 """
@@ -21,9 +22,9 @@ from typing import Any, Protocol, TypeVar
 import duckdb
 
 from ..errors import InvalidQueryError, is_write_conflict
+from .observe import QueryObserver
 from .sql import NamedQuery
 from .statements import Statement, Use, checked_query
-from .stats import QueryStatsRecorder
 
 __all__ = [
     "CallCancelled",
@@ -45,16 +46,19 @@ class CallCancelled(Exception):
 
 
 class CancelFlag(Protocol):
-    """What the runner checks before each statement: set (from the event loop)
-    once the caller has been cancelled."""
+    """What the runner checks before each statement: ``cancelled`` is set (from
+    the event loop) once the caller has been cancelled, and ``timed_out`` with
+    it when the reason was ``statement_timeout``."""
 
     cancelled: bool
+    timed_out: bool
 
 
 class NeverCancelled:
     """The flag of work no task waits for (migrations at connect)."""
 
     cancelled = False
+    timed_out = False
 
 
 class ResultColumns:
@@ -98,18 +102,18 @@ class StatementRunner:
     by the session for a single thread trip and must not be kept beyond it.
     """
 
-    __slots__ = ("_call", "_columns", "_in_transaction", "_recorder", "connection")
+    __slots__ = ("_call", "_columns", "_in_transaction", "_observer", "connection")
 
     def __init__(
         self,
         connection: duckdb.DuckDBPyConnection,
-        recorder: QueryStatsRecorder,
+        observer: QueryObserver,
         columns: ResultColumns,
         call: CancelFlag,
         in_transaction: bool,
     ) -> None:
         self.connection = connection
-        self._recorder = recorder
+        self._observer = observer
         self._columns = columns
         self._call = call
         self._in_transaction = in_transaction
@@ -119,44 +123,74 @@ class StatementRunner:
     def rows(self, statement: Statement, **params: Any) -> list[Row]:
         """All rows of a named query, as dicts keyed by column name."""
         query = self._query(statement, Use.ROWS, params)
-        return self._as_dicts(query.sql, self._execute(query, params))
+        started = self._start()
+        try:
+            cursor = self.connection.execute(query.sql, params)
+            rows = _dicts(self._columns.of(query.sql, cursor), cursor)
+        except duckdb.Error as exc:
+            self._failed(query.name, query.sql, params, started, exc)
+            raise
+        self._finished(query.name, query.sql, params, started, len(rows))
+        return rows
 
     def one(self, statement: Statement, **params: Any) -> Row | None:
         """The first row of a named query, or None."""
         query = self._query(statement, Use.ONE, params)
-        cursor = self._execute(query, params)
-        row = cursor.fetchone()
+        started = self._start()
+        try:
+            cursor = self.connection.execute(query.sql, params)
+            row = cursor.fetchone()
+            if row is not None:
+                # A statement with RETURNING must be drained before the next one runs.
+                cursor.fetchall()
+        except duckdb.Error as exc:
+            self._failed(query.name, query.sql, params, started, exc)
+            raise
         if row is None:
+            self._finished(query.name, query.sql, params, started, 0)
             return None
-        # A statement with RETURNING must be drained before the next one runs.
-        cursor.fetchall()
+        self._finished(query.name, query.sql, params, started, 1)
         return dict(zip(self._columns.of(query.sql, cursor), row, strict=True))
 
     def value(self, statement: Statement, **params: Any) -> Any:
         """The first column of the first row of a named query, or None."""
         query = self._query(statement, Use.VALUE, params)
-        cursor = self._execute(query, params)
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        cursor.fetchall()  # drained, as in one()
-        return row[0]
+        started = self._start()
+        try:
+            cursor = self.connection.execute(query.sql, params)
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.fetchall()  # drained, as in one()
+        except duckdb.Error as exc:
+            self._failed(query.name, query.sql, params, started, exc)
+            raise
+        self._finished(query.name, query.sql, params, started, 0 if row is None else 1)
+        return None if row is None else row[0]
 
     def run(self, statement: Statement, **params: Any) -> None:
         """Run a named query for its effect, discarding any result."""
         query = self._query(statement, Use.RUN, params)
-        # Every DuckDB statement has a result (DML: its row count); drain it.
-        self._execute(query, params).fetchall()
+        started = self._start()
+        try:
+            # Every DuckDB statement has a result (DML: its row count); drain it.
+            self.connection.execute(query.sql, params).fetchall()
+        except duckdb.Error as exc:
+            self._failed(query.name, query.sql, params, started, exc)
+            raise
+        self._finished(query.name, query.sql, params, started, None)
 
     def composed(self, base: Statement, sql: str, params: dict[str, Any]) -> list[Row]:
         """Rows of SQL composed around a named query (filters, ordering, paging),
-        recorded in the stats under that query's name."""
-        self._check_cancelled()
-        started = time.perf_counter()
+        reported under that query's name."""
+        started = self._start()
         try:
-            return self._as_dicts(sql, self.connection.execute(sql, params))
-        finally:
-            self._recorder.record(base.name, time.perf_counter() - started)
+            cursor = self.connection.execute(sql, params)
+            rows = _dicts(self._columns.of(sql, cursor), cursor)
+        except duckdb.Error as exc:
+            self._failed(base.name, sql, params, started, exc)
+            raise
+        self._finished(base.name, sql, params, started, len(rows))
+        return rows
 
     @contextmanager
     def staged(self, name: str, table: Any) -> Iterator[None]:
@@ -169,24 +203,34 @@ class StatementRunner:
 
     def script(self, label: str, sql: str) -> None:
         """Run a multi-statement script (migrations only)."""
-        self._check_cancelled()
-        started = time.perf_counter()
-        self.connection.execute(sql)
-        self._columns.forget()
-        self._recorder.record(label, time.perf_counter() - started)
+        started = self._start()
+        try:
+            self.connection.execute(sql)
+        except duckdb.Error as exc:
+            self._failed(label, sql, None, started, exc)
+            raise
+        finally:
+            self._columns.forget()
+        self._finished(label, sql, None, started, None)
 
     def raw(self, sql: str, parameters: dict[str, Any] | list[Any] | None) -> list[Row]:
         """Run caller-supplied SQL; its rows as dicts (empty when it has none)."""
-        self._check_cancelled()
-        started = time.perf_counter()
+        started = self._start()
         try:
             cursor = self.connection.execute(sql, parameters)
             # Not cached: caller-supplied SQL is as varied as its callers.
-            return _dicts([column[0] for column in cursor.description or ()], cursor)
+            description = cursor.description
+            rows = _dicts([column[0] for column in description or ()], cursor)
+        except duckdb.Error as exc:
+            self._failed("execute_raw", sql, parameters, started, exc)
+            raise
         finally:
             # The statement may have changed the schema (and so a cached result shape).
             self._columns.forget()
-            self._recorder.record("execute_raw", time.perf_counter() - started)
+        self._finished(
+            "execute_raw", sql, parameters, started, None if not description else len(rows)
+        )
+        return rows
 
     # -- transactions ------------------------------------------------------------
 
@@ -269,17 +313,23 @@ class StatementRunner:
             )
         return checked_query(statement)
 
-    def _execute(self, query: NamedQuery, params: dict[str, Any]) -> duckdb.DuckDBPyConnection:
-        # ``_query`` already proved params are exactly the query's declared parameters.
-        self._check_cancelled()
-        started = time.perf_counter()
-        try:
-            return self.connection.execute(query.sql, params)
-        finally:
-            self._recorder.record(query.name, time.perf_counter() - started)
+    def _start(self) -> float:
+        """Refuse to start a statement for a cancelled caller; else its start time."""
+        if self._call.cancelled:
+            raise CallCancelled()
+        return time.perf_counter()
 
-    def _as_dicts(self, sql: str, cursor: duckdb.DuckDBPyConnection) -> list[Row]:
-        return _dicts(self._columns.of(sql, cursor), cursor)
+    def _finished(self, name: str, sql: str, params: Any, started: float, rows: int | None) -> None:
+        self._observer.finished(
+            name, sql, params, time.perf_counter() - started, rows, self._in_transaction
+        )
+
+    def _failed(self, name: str, sql: str, params: Any, started: float, exc: duckdb.Error) -> None:
+        seconds = time.perf_counter() - started
+        call = self._call
+        self._observer.failed(
+            name, sql, params, seconds, exc, self._in_transaction, call.cancelled and call.timed_out
+        )
 
 
 def _dicts(names: Sequence[str], cursor: duckdb.DuckDBPyConnection) -> list[Row]:

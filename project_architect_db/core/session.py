@@ -16,12 +16,13 @@ session refuses further statements until the caller rolls back or leaves the
 transaction block: it never silently starts a new transaction in its place.
 
 Dependencies run one way: the engine builds one :class:`SessionContext` (pool,
-stats recorder, column cache, thread limiter, options) at connect and hands it
+query observer, column cache, thread limiter, options) at connect and hands it
 to every session it opens; this module never imports the engine.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import (
     AsyncIterator,
@@ -48,11 +49,14 @@ import duckdb
 from ..errors import DatabaseError, Stage, StatementTimeoutError, from_duckdb
 from .coalesce import ReadCoalescer
 from .group_commit import GroupCommit, Mergeable
+from .observe import QueryObserver
 from .pool import ConnectionPool, PooledConnection
 from .runner import CallCancelled, ResultColumns, StatementRunner
-from .stats import QueryStatsRecorder
 
 __all__ = ["Session", "SessionContext", "SessionManager", "SessionSource"]
+
+#: Statement timeouts (WARNING); the statements themselves log under ``.query``.
+logger = logging.getLogger("project_architect_db.query")
 
 T = TypeVar("T")
 
@@ -63,8 +67,8 @@ class SessionContext:
     connect and hands it to each session it opens."""
 
     pool: ConnectionPool
-    #: Per-named-query timings for ``engine.stats()``.
-    recorder: QueryStatsRecorder
+    #: Hears of every statement: per-query stats, the query log, the listeners.
+    observer: QueryObserver
     #: Result column names per statement, read once per database.
     columns: ResultColumns
     #: Bounds the engine's worker threads to its connections.
@@ -95,12 +99,14 @@ class _WorkerCall:
         "running",
         "started",
         "succeeded",
+        "timed_out",
     )
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.running = threading.Lock()
         self.cancelled = False
+        self.timed_out = False
         self.started = False
         self.in_transaction = False
         self.succeeded = False
@@ -347,9 +353,20 @@ class Session:
         return None if timeout is None else anyio.current_time() + timeout
 
     def _timed_out(self, entity: str | None, entity_id: int | None) -> StatementTimeoutError:
+        """The error of a call that passed ``statement_timeout`` (logged: one
+        WARNING per call, whether a statement or a queue held it)."""
+        operation = (
+            f"{entity or 'the'} operation{'' if entity_id is None else f' on id {entity_id}'}"
+        )
+        logger.warning(
+            "statement timeout: %s ran longer than statement_timeout=%gs; interrupted and "
+            "rolled back",
+            operation,
+            self._statement_timeout,
+            extra={"entity": entity, "entity_id": entity_id},
+        )
         return StatementTimeoutError(
-            f"{entity or 'the'} operation{'' if entity_id is None else f' on id {entity_id}'} "
-            f"ran longer than statement_timeout={self._statement_timeout:g}s and was "
+            f"{operation} ran longer than statement_timeout={self._statement_timeout:g}s and was "
             "interrupted; its changes were rolled back. Make the query cheaper or pass a "
             "larger statement_timeout to engine.session()/engine.transaction()"
         )
@@ -401,7 +418,7 @@ class Session:
                 call.started = True
                 call.running.acquire()
             runner = StatementRunner(
-                pooled.connection, context.recorder, context.columns, call, in_transaction
+                pooled.connection, context.observer, context.columns, call, in_transaction
             )
             try:
                 if begin:
@@ -451,7 +468,7 @@ class Session:
         if timer is not None and timer.cancelled_caught:
             # The deadline cancelled the hop (the caller was not cancelled).
             with anyio.CancelScope(shield=True):
-                started = await self._halt(pooled, call)
+                started = await self._halt(pooled, call, timed_out=True)
                 if call.succeeded:
                     # It finished as the deadline passed: its work stands.
                     self._tx_open = call.in_transaction
@@ -462,11 +479,15 @@ class Session:
         self._tx_open = call.in_transaction
         return result
 
-    async def _halt(self, pooled: PooledConnection, call: _WorkerCall) -> bool:
+    async def _halt(
+        self, pooled: PooledConnection, call: _WorkerCall, *, timed_out: bool = False
+    ) -> bool:
         """Make a call stop as soon as it can and wait until it has; False if its
-        thread never started (then it never will)."""
+        thread never started (then it never will). ``timed_out``: the reason is
+        ``statement_timeout`` (for the stats of the statement it interrupts)."""
         with call.lock:
             call.cancelled = True
+            call.timed_out = timed_out
             started = call.started
         if not started:
             return False

@@ -1,0 +1,3 @@
+"""Optional integrations with other libraries, each behind its own extra:
+``fastapi`` (FastAPI and Starlette apps) and ``otel`` (OpenTelemetry spans).
+The core package never imports them."""
