@@ -6,8 +6,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError, PydanticSerializationError, to_json
 
 from .rows import model_from_row
 
@@ -21,6 +29,7 @@ __all__ = [
     "EntityModel",
     "JsonObject",
     "RowId",
+    "StorableText",
     "StoredJson",
     "Text",
     "UpdateSchema",
@@ -40,6 +49,8 @@ def to_utc(value: datetime) -> datetime:
 
 
 def _storable_text(value: str) -> str:
+    """No NUL (``\\x00``) characters and no lone surrogates (UTF-8, and so the database,
+    cannot store them)."""
     if "\x00" in value:
         raise ValueError("text must not contain NUL (\\x00) characters")
     if not value.isascii():
@@ -58,6 +69,8 @@ def _check_utf8(value: str) -> None:
 
 
 def _storable_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """String keys and JSON values, no lone surrogates in its text (and no NaN or
+    Infinity: input models set ``allow_inf_nan=False``)."""
     # pydantic_core serializes in Rust (about 0.5 us for a small object): it
     # fails exactly on strings UTF-8 cannot hold (lone surrogates).
     try:
@@ -73,7 +86,15 @@ def _storable_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
 """A timestamp stored in UTC; a naive value is read as UTC."""
 
-Text = Annotated[str, AfterValidator(_storable_text)]
+StorableText = AfterValidator(_storable_text)
+"""The check of :data:`Text`, for text with length limits: put the limits
+*before* it, ``Annotated[str, Field(min_length=1, max_length=255), StorableText]``.
+pydantic applies a limit written after a validator (``Annotated[Text,
+Field(max_length=255)]``) as a generic length check: its error is ``too_long``,
+"at most 255 items", instead of ``string_too_long``, "at most 255 characters"
+(``tests/test_validation_messages.py`` checks every text field)."""
+
+Text = Annotated[str, StorableText]
 """A string the database can store (no NUL characters, no lone surrogates)."""
 
 JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_storable_json)]
@@ -116,18 +137,26 @@ class CreateSchema(BaseModel):
 class UpdateSchema(BaseModel):
     """Input for ``update``: every field optional; only the fields given change.
 
-    A field listed in ``required_fields`` may be left out but not set to None.
+    A field listed in ``required_fields`` may be left out but not set to None
+    (error ``null_not_allowed``, located at the field).
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     required_fields: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="after")
-    def _refuse_null_for_required(self) -> Self:
-        for name in self.model_fields_set & self.required_fields:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be set to null")
-        return self
+    # A field validator (not a model validator) so the error carries the field
+    # in its ``loc`` and comes with the errors of the other fields. Defaults are
+    # not validated, so it runs only for the fields given.
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null_for_required(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.required_fields:
+            raise PydanticCustomError(
+                "null_not_allowed",
+                "{field} cannot be set to null; leave it out to keep the current value",
+                {"field": info.field_name},
+            )
+        return value
 
     def changes(self) -> dict[str, Any]:
         """The fields the caller gave, with their validated values."""

@@ -13,8 +13,8 @@ from .common import (
     EntityModel,
     JsonObject,
     RowId,
+    StorableText,
     StoredJson,
-    Text,
     UpdateSchema,
     UtcDatetime,
 )
@@ -47,6 +47,7 @@ class MessageRole(StrEnum):
 
 
 def _utc_now() -> datetime:
+    """Now, in UTC."""
     return datetime.now(UTC)
 
 
@@ -56,7 +57,7 @@ class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     role: MessageRole
-    content: Annotated[Text, Field(min_length=1)]
+    content: Annotated[str, Field(min_length=1), StorableText]
     created_at: UtcDatetime = Field(default_factory=_utc_now)
     metadata: JsonObject | None = None
 
@@ -85,7 +86,7 @@ class Message(BaseModel):
     metadata: StoredJson | None = None
 
 
-Title = Annotated[Text, Field(min_length=1, max_length=255)]
+Title = Annotated[str, Field(min_length=1, max_length=255), StorableText]
 
 
 class ConversationCreate(CreateSchema):

@@ -8,7 +8,16 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from .common import CreateSchema, EntityModel, JsonObject, RowId, StoredJson, Text, UpdateSchema
+from .common import (
+    CreateSchema,
+    EntityModel,
+    JsonObject,
+    RowId,
+    StorableText,
+    StoredJson,
+    Text,
+    UpdateSchema,
+)
 
 __all__ = ["Document", "DocumentCreate", "DocumentType", "DocumentUpdate"]
 
@@ -22,7 +31,7 @@ class DocumentType(StrEnum):
     OTHER = "other"
 
 
-Title = Annotated[Text, Field(min_length=1, max_length=255)]
+Title = Annotated[str, Field(min_length=1, max_length=255), StorableText]
 
 
 class DocumentCreate(CreateSchema):

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from .common import CreateSchema, EntityModel, JsonObject, StoredJson, Text, UpdateSchema
+from .common import CreateSchema, EntityModel, JsonObject, StorableText, StoredJson, UpdateSchema
 from .conversation import Conversation
 from .document import Document
 from .repository import Repository
@@ -23,9 +23,10 @@ class ProjectStatus(StrEnum):
     ARCHIVED = "archived"
 
 
-Name = Annotated[Text, Field(min_length=1, max_length=255)]
-Description = Annotated[Text, Field(max_length=5000)]
-Idea = Annotated[Text, Field(min_length=10, max_length=10000)]
+# Limits before StorableText, so pydantic checks them as text ("characters").
+Name = Annotated[str, Field(min_length=1, max_length=255), StorableText]
+Description = Annotated[str, Field(max_length=5000), StorableText]
+Idea = Annotated[str, Field(min_length=10, max_length=10000), StorableText]
 
 
 class ProjectCreate(CreateSchema):

@@ -14,8 +14,8 @@ from .common import (
     EntityModel,
     JsonObject,
     RowId,
+    StorableText,
     StoredJson,
-    Text,
     UpdateSchema,
     UtcDatetime,
 )
@@ -34,15 +34,16 @@ _HTTP_URL = TypeAdapter(HttpUrl)
 
 
 def _http_url(value: str) -> str:
-    """Checked as an http(s) URL, kept exactly as written."""
+    """An http or https URL, kept exactly as written."""
     _HTTP_URL.validate_python(value)
     return value
 
 
-Name = Annotated[Text, Field(min_length=1, max_length=255)]
-Url = Annotated[Text, Field(max_length=2048), AfterValidator(_http_url)]
-Branch = Annotated[Text, Field(min_length=1, max_length=255)]
-Language = Annotated[Text, Field(min_length=1, max_length=100)]
+# Limits before StorableText, so pydantic checks them as text ("characters").
+Name = Annotated[str, Field(min_length=1, max_length=255), StorableText]
+Url = Annotated[str, Field(max_length=2048), StorableText, AfterValidator(_http_url)]
+Branch = Annotated[str, Field(min_length=1, max_length=255), StorableText]
+Language = Annotated[str, Field(min_length=1, max_length=100), StorableText]
 
 
 class RepositoryCreate(CreateSchema):
