@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from importlib import metadata
 from typing import Protocol
 
 import duckdb
@@ -37,7 +38,6 @@ except ImportError as error:  # pragma: no cover (the suite installs the extra)
         'pip install "project_architect_db[otel]"'
     ) from error
 
-from .. import __version__
 from ..core.observe import QueryEvent, QueryListener
 
 __all__ = ["instrument"]
@@ -122,6 +122,14 @@ class _SpanListener:
         return f"<OpenTelemetry spans for {self._database!r}>"
 
 
+def _version() -> str | None:
+    """The installed library's version, for the instrumentation scope."""
+    try:
+        return metadata.version("project_architect_db")
+    except metadata.PackageNotFoundError:  # pragma: no cover (run from a bare source tree)
+        return None
+
+
 def instrument(engine: _Engine, *, tracer_provider: TracerProvider | None = None) -> QueryListener:
     """Make one span per statement of ``engine``; the listener that does it.
 
@@ -129,7 +137,7 @@ def instrument(engine: _Engine, *, tracer_provider: TracerProvider | None = None
     ``opentelemetry.trace.set_tracer_provider``). Stop with
     ``engine.remove_query_listener(listener)``.
     """
-    tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=tracer_provider)
+    tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=tracer_provider)
     listener = _SpanListener(tracer, engine.config.database)
     engine.add_query_listener(listener)
     return listener
