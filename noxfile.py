@@ -40,7 +40,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install(".[otel]", "mypy>=1.13")
+    session.install(".[fastapi,testing,otel]", "mypy>=1.13")
     session.run("mypy", "--strict", "project_architect_db")
 
 

@@ -1,16 +1,25 @@
 """Shared fixtures: every async test runs on asyncio and on trio, each against
-its own DuckDB file (so pytest-xdist workers never share one)."""
+its own DuckDB file (so pytest-xdist workers never share one).
+
+The database fixtures are the library's own pytest plugin (project_architect_db.testing,
+loaded through its pytest11 entry point, as in any project that installs the library):
+``engine`` and ``session`` are its ``pad_engine`` and ``pad_session``, configured here
+the way a user's conftest would (``pad_engine_options``, ``pad_database_url``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from project_architect_db import DatabaseEngine
+from project_architect_db import DatabaseEngine, EngineOptions, Session
+
+# pytester runs throwaway user projects (tests/test_testing_plugin.py); plugins can
+# only be named here, in the top-level conftest.
+pytest_plugins = ["pytester"]
 
 BACKENDS = ["asyncio", "trio"]
 
@@ -28,15 +37,29 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def engine(db_path: Path) -> AsyncIterator[DatabaseEngine]:
-    async with DatabaseEngine(db_path, pool_size=4, max_overflow=4, pool_timeout=10) as engine:
-        yield engine
+def pad_database_url(db_path: Path) -> Path:
+    # The plugin's engine opens db_path, which some tests open themselves (a second
+    # process or a read-only engine on the same file). This also keeps the suite on
+    # its files whatever --pad-database-url / PAD_DATABASE_URL say.
+    return db_path
 
 
 @pytest.fixture
-async def session(engine: DatabaseEngine) -> AsyncIterator[Any]:
-    async with engine.session() as session:
-        yield session
+def pad_engine_options() -> EngineOptions:
+    # Small pools with a short timeout: a test that leaks a connection fails fast.
+    return {"pool_size": 4, "max_overflow": 4, "pool_timeout": 10}
+
+
+@pytest.fixture
+def engine(pad_engine: DatabaseEngine) -> DatabaseEngine:
+    """The plugin's ``pad_engine``: migrated, on ``db_path``, closed after the test."""
+    return pad_engine
+
+
+@pytest.fixture
+def session(pad_session: Session) -> Session:
+    """The plugin's ``pad_session``: auto-commit, on ``engine``."""
+    return pad_session
 
 
 @pytest.fixture(params=BACKENDS)
