@@ -264,6 +264,16 @@ DUCKDB_ERRORS: tuple[DuckDBErrorRule, ...] = (
         "the statement was interrupted",
     ),
     WRITE_CONFLICT,
+    # Two transactions wrote the same key; DuckDB finds it when the second commits.
+    DuckDBErrorRule(
+        "constraint at commit",
+        STATEMENTS,
+        (duckdb.TransactionException,),
+        re.compile("constraint violation"),
+        IntegrityError,
+        "{subject} violates a database constraint (a concurrent transaction committed the "
+        "same key first; nothing of this transaction was written): {text}",
+    ),
     DuckDBErrorRule(
         "aborted transaction",
         STATEMENTS,

@@ -85,6 +85,18 @@ async def write_write_conflict(directory: Path, *, entity: str | None = None) ->
             )
 
 
+async def same_key_committed_twice(directory: Path) -> None:
+    async with (
+        await engine_with_table(directory) as engine,
+        engine.transaction() as first,
+        engine.transaction() as second,
+    ):
+        await first.execute("INSERT INTO t VALUES (5, 1)")
+        await second.execute("INSERT INTO t VALUES (5, 2)")
+        await first.commit()
+        # second's commit, as its block is left (first), raises
+
+
 async def statement_after_a_failed_one(directory: Path) -> None:
     def work(runner: StatementRunner) -> None:
         with suppress(duckdb.ConstraintException):  # swallowed: DuckDB aborted the transaction
@@ -199,6 +211,19 @@ CASES = [
         ConflictError,
         exactly(
             "project 1: a concurrent transaction changed it first; re-read it and retry the change"
+        ),
+    ),
+    Case(
+        "duplicate key found at commit",
+        same_key_committed_twice,
+        Stage.STATEMENT,
+        "constraint at commit",
+        duckdb.TransactionException,
+        IntegrityError,
+        exactly(
+            "row violates a database constraint (a concurrent transaction committed the same "
+            "key first; nothing of this transaction was written): TransactionContext Error: "
+            'Failed to commit: PRIMARY KEY or UNIQUE constraint violation: duplicate key "5"'
         ),
     ),
     Case(
@@ -457,7 +482,22 @@ def read_only(statement: str) -> Callable[[Path], duckdb.Error]:
     return provoke
 
 
+def committed_twice(directory: Path) -> duckdb.Error:
+    connection = duckdb.connect(str(directory / "raw.duckdb"))
+    connection.execute(TABLE)
+    first, second = connection.cursor(), connection.cursor()
+    first.begin()
+    second.begin()
+    first.execute("INSERT INTO t VALUES (5, 1)")
+    second.execute("INSERT INTO t VALUES (5, 2)")
+    first.commit()
+    with pytest.raises(duckdb.Error) as info:
+        second.commit()
+    return info.value
+
+
 PATTERNED = [
+    ("constraint at commit", committed_twice),
     ("write conflict", conflict_on("UPDATE t SET v = 2 WHERE id = 1")),
     ("write conflict", conflict_on("DELETE FROM t WHERE id = 1")),
     ("aborted transaction", aborted),
