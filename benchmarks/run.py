@@ -690,8 +690,8 @@ async def bench_listened_get_by_id(ctx: Context) -> Result:
 async def bench_mixed_requests(ctx: Context) -> Result:
     """A web app's request mix at concurrency 16, each request a session and one
     call: 60% get_by_id, 20% create, 10% update, 10% append_message. Requests/s
-    and p99 latency with batching on and off (the FastAPI example of issue 14
-    will run the same mix through HTTP)."""
+    and p99 latency with batching on and off (the engine's side of a request;
+    HTTP parsing and serialisation come on top)."""
     total = 2_000
     rng = random.Random(21)
     rows = project_rows(total, seed=19)

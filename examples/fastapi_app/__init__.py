@@ -1,0 +1,1 @@
+"""The FastAPI example app: ``create_app()`` in ``app.py``; see README.md."""
