@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from helpers import LONG_QUERY, project_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,6 @@ from project_architect_db import (
     StatementTimeoutError,
 )
 from project_architect_db.core.stats import LatencyHistogram
-from tests.helpers import LONG_QUERY, project_data
 
 LOGGER = "project_architect_db"
 

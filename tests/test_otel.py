@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from helpers import project_data
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -13,7 +14,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from project_architect_db import DatabaseEngine, InvalidQueryError, ProjectRepository
 from project_architect_db.integrations.otel import instrument
-from tests.helpers import project_data
 
 
 @pytest.fixture
