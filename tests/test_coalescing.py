@@ -31,6 +31,8 @@ from project_architect_db import (
     ProjectRepository,
     RepositoryRepository,
 )
+from project_architect_db.core.coalesce import ReadCoalescer
+from project_architect_db.core.runner import StatementRunner
 from project_architect_db.errors import ProjectArchitectDBError
 
 PROJECTS = 12
@@ -175,6 +177,60 @@ async def test_a_caller_cancelled_in_the_queue_leaves_the_others_intact(
     await assert_pool_whole(engine)
     # The lane is idle again: a lone call runs at once.
     assert (await gather_calls([_getter(engine, ProjectRepository, 9)]))[0].id == 9
+
+
+async def test_callers_served_by_a_leader_that_then_fails_still_get_their_rows() -> None:
+    """The leader's trip takes the callers queued as it starts into its first
+    statement; if the leader's own call then fails (cancelled, timed out, or, as
+    here, an error after the trip), those callers were served and must be
+    answered: nobody else will wake them. (Found as a rare hang of the test
+    above on trio, when the cancellation landed after the statement.)"""
+    coalescer = ReadCoalescer()
+    go = anyio.Event()
+    answers: dict[int, Any] = {}
+
+    def fetch_one(runner: StatementRunner, id: int) -> str:
+        return f"row {id}"
+
+    def fetch_many(runner: StatementRunner, ids: list[int]) -> dict[int, str]:
+        return {id: f"row {id}" for id in ids}
+
+    async def leader_run(trip: Callable[[StatementRunner], None]) -> None:
+        await go.wait()  # the others queue meanwhile
+        await anyio.to_thread.run_sync(trip, None)
+        raise RuntimeError("the leader's call failed after its statement")
+
+    async def follower_run(trip: Callable[[StatementRunner], None]) -> None:
+        await anyio.to_thread.run_sync(trip, None)
+
+    async def read(id: int, run: Callable[..., Awaitable[None]]) -> None:
+        answers[id] = await coalescer.read(
+            "lane",
+            id,
+            fetch_one=fetch_one,
+            fetch_many=fetch_many,
+            run=run,
+            deadline=None,
+            timed_out=lambda: TimeoutError(),
+        )
+
+    async def leader() -> None:
+        with pytest.raises(RuntimeError, match="after its statement"):
+            await read(1, leader_run)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(leader)
+            await anyio.wait_all_tasks_blocked()
+            for id in (2, 3):
+                group.start_soon(read, id, follower_run)
+            await anyio.wait_all_tasks_blocked()
+            go.set()
+    assert answers == {2: "row 2", 3: "row 3"}
+    assert coalescer.counter.snapshot().max_size == 3
+    # The lane is idle again.
+    await read(4, follower_run)
+    assert answers[4] == "row 4"
 
 
 async def test_inside_a_transaction_nothing_is_coalesced_and_own_writes_show(

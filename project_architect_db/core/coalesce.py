@@ -211,13 +211,19 @@ class ReadCoalescer:
         finally:
             # The next statement starts before these callers are answered.
             self._pass_on(lane)
+            # Those a statement served get their rows even when the leader's own
+            # call failed or was cancelled afterwards (its thread has finished
+            # by now): nobody else would ever wake them.
+            self._answer(batches, leader)
+        return leader.result
+
+    def _answer(self, batches: list[list[_Reader[T]]], leader: _Reader[T]) -> None:
         for served in batches:
             if served and served[0].served:
                 self.counter.served(len(served))
             for reader in served:
                 if reader is not leader and reader.served:
                     reader.event.set()
-        return leader.result
 
     def _pass_on(self, lane: _Lane) -> None:
         """The lane's trip is over: wake the first queued call to lead the
