@@ -39,8 +39,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
-    session.install(".[fastapi,testing,otel]", "mypy>=1.13")
+    """mypy --strict on the package, with every extra (and pytest, which the
+    plugin in project_architect_db.testing is written against) installed."""
+    session.install(".[fastapi,testing,otel]", "pytest>=8.3", "mypy>=1.13")
     session.run("mypy", "--strict", "project_architect_db")
 
 
