@@ -4,6 +4,7 @@ a call of its own would have got."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,66 @@ async def test_callers_served_by_a_leader_that_then_fails_still_get_their_rows()
     # The lane is idle again.
     await read(4, follower_run)
     assert answers[4] == "row 4"
+
+
+async def test_a_caller_that_left_after_being_taken_is_not_queued_again() -> None:
+    """A caller taken into a leader's statement gives up; then that statement
+    fails before serving it. The callers not served go back to the queue, but
+    not the one that left: woken to lead with nobody waiting, it would keep the
+    lane busy forever and every later call would wait behind it."""
+    coalescer = ReadCoalescer()
+    go = anyio.Event()
+    in_fetch, proceed = threading.Event(), threading.Event()
+
+    def fetch_one(runner: StatementRunner, id: int) -> str:
+        return f"row {id}"
+
+    def fetch_many(runner: StatementRunner, ids: list[int]) -> dict[int, str]:
+        in_fetch.set()
+        proceed.wait()
+        raise RuntimeError("the statement failed")
+
+    async def leader_run(trip: Callable[[StatementRunner], None]) -> None:
+        await go.wait()
+        await anyio.to_thread.run_sync(trip, None)
+
+    async def other_run(trip: Callable[[StatementRunner], None]) -> None:
+        await anyio.to_thread.run_sync(trip, None)
+
+    async def read(id: int, run: Callable[..., Awaitable[None]]) -> Any:
+        return await coalescer.read(
+            "lane",
+            id,
+            fetch_one=fetch_one,
+            fetch_many=fetch_many,
+            run=run,
+            deadline=None,
+            timed_out=lambda: TimeoutError(),
+        )
+
+    async def leader() -> None:
+        with pytest.raises(RuntimeError, match="the statement failed"):
+            await read(1, leader_run)
+
+    leaving = anyio.CancelScope()
+
+    async def leaves() -> None:
+        with leaving:
+            await read(2, other_run)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(leader)
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(leaves)
+            await anyio.wait_all_tasks_blocked()
+            go.set()
+            await anyio.to_thread.run_sync(in_fetch.wait)  # caller 2 is taken
+            leaving.cancel()
+            await anyio.wait_all_tasks_blocked()
+            proceed.set()
+        # The lane is free again: a new call is answered.
+        assert await read(3, other_run) == "row 3"
 
 
 async def test_inside_a_transaction_nothing_is_coalesced_and_own_writes_show(

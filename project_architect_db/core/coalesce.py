@@ -72,7 +72,7 @@ class _Reader(Generic[T]):
     thread takes queued readers); the rest on the event loop only.
     """
 
-    __slots__ = ("event", "id", "lead", "queued_at", "result", "served", "taken")
+    __slots__ = ("event", "id", "lead", "left", "queued_at", "result", "served", "taken")
 
     def __init__(self, id: int) -> None:
         self.id = id
@@ -84,6 +84,8 @@ class _Reader(Generic[T]):
         self.taken = False
         #: Woken to run the next statement for everyone queued.
         self.lead = False
+        #: Its caller gave up after a leader's thread took it: never queue it again.
+        self.left = False
 
 
 class _Lane:
@@ -106,9 +108,11 @@ class _Lane:
         return taken
 
     def give_back(self, readers: list[_Reader[Any]]) -> None:
-        """Readers taken but not served go back to the front of the queue, in order."""
+        """Readers taken but not served go back to the front of the queue, in
+        order; those whose callers left are dropped (queued again, one would be
+        woken to lead with nobody waiting, and the lane would stay busy forever)."""
         with self.lock:
-            back = [r for r in readers if not r.served]
+            back = [r for r in readers if not r.served and not r.left]
             for reader in back:
                 reader.taken = False
             self.queue.extendleft(reversed(back))
@@ -238,14 +242,17 @@ class ReadCoalescer:
 
     def _leave(self, lane: _Lane, reader: _Reader[Any]) -> None:
         """A queued caller gives up: out of the queue, or, if it had just been
-        woken to lead, the lead goes to the next one. (A reader a leader's
-        thread has taken is served anyway; the answer is dropped.)"""
+        woken to lead, the lead goes to the next one. A reader a leader's thread
+        has taken is served anyway (the answer is dropped), or, if that trip
+        fails, not given back."""
         if reader.lead and not reader.served:
             reader.lead = False
             self._pass_on(lane)
             return
         with lane.lock:
-            if not reader.taken and reader in lane.queue:
+            if reader.taken:
+                reader.left = True
+            elif reader in lane.queue:
                 lane.queue.remove(reader)
 
 
