@@ -38,6 +38,10 @@ __all__ = [
 Row = dict[str, Any]
 T = TypeVar("T")
 
+#: How a statement's result is read (given its SQL and cursor): the value handed
+#: back, and the rows it returned (None for a statement run for its effect).
+_Reader = Callable[[str, duckdb.DuckDBPyConnection], tuple[T, int | None]]
+
 
 class CallCancelled(Exception):
     """Raised inside the worker thread when the awaiting task was cancelled
@@ -123,74 +127,27 @@ class StatementRunner:
     def rows(self, statement: Statement, **params: Any) -> list[Row]:
         """All rows of a named query, as dicts keyed by column name."""
         query = self._query(statement, Use.ROWS, params)
-        started = self._start()
-        try:
-            cursor = self.connection.execute(query.sql, params)
-            rows = _dicts(self._columns.of(query.sql, cursor), cursor)
-        except duckdb.Error as exc:
-            self._failed(query.name, query.sql, params, started, exc)
-            raise
-        self._finished(query.name, query.sql, params, started, len(rows))
-        return rows
+        return self._statement(query.name, query.sql, params, self._read_all)
 
     def one(self, statement: Statement, **params: Any) -> Row | None:
         """The first row of a named query, or None."""
         query = self._query(statement, Use.ONE, params)
-        started = self._start()
-        try:
-            cursor = self.connection.execute(query.sql, params)
-            row = cursor.fetchone()
-            if row is not None:
-                # A statement with RETURNING must be drained before the next one runs.
-                cursor.fetchall()
-        except duckdb.Error as exc:
-            self._failed(query.name, query.sql, params, started, exc)
-            raise
-        if row is None:
-            self._finished(query.name, query.sql, params, started, 0)
-            return None
-        self._finished(query.name, query.sql, params, started, 1)
-        return dict(zip(self._columns.of(query.sql, cursor), row, strict=True))
+        return self._statement(query.name, query.sql, params, self._read_first)
 
     def value(self, statement: Statement, **params: Any) -> Any:
         """The first column of the first row of a named query, or None."""
         query = self._query(statement, Use.VALUE, params)
-        started = self._start()
-        try:
-            cursor = self.connection.execute(query.sql, params)
-            row = cursor.fetchone()
-            if row is not None:
-                cursor.fetchall()  # drained, as in one()
-        except duckdb.Error as exc:
-            self._failed(query.name, query.sql, params, started, exc)
-            raise
-        self._finished(query.name, query.sql, params, started, 0 if row is None else 1)
-        return None if row is None else row[0]
+        return self._statement(query.name, query.sql, params, _read_value)
 
     def run(self, statement: Statement, **params: Any) -> None:
         """Run a named query for its effect, discarding any result."""
         query = self._query(statement, Use.RUN, params)
-        started = self._start()
-        try:
-            # Every DuckDB statement has a result (DML: its row count); drain it.
-            self.connection.execute(query.sql, params).fetchall()
-        except duckdb.Error as exc:
-            self._failed(query.name, query.sql, params, started, exc)
-            raise
-        self._finished(query.name, query.sql, params, started, None)
+        self._statement(query.name, query.sql, params, _drain)
 
     def composed(self, base: Statement, sql: str, params: dict[str, Any]) -> list[Row]:
         """Rows of SQL composed around a named query (filters, ordering, paging),
         reported under that query's name."""
-        started = self._start()
-        try:
-            cursor = self.connection.execute(sql, params)
-            rows = _dicts(self._columns.of(sql, cursor), cursor)
-        except duckdb.Error as exc:
-            self._failed(base.name, sql, params, started, exc)
-            raise
-        self._finished(base.name, sql, params, started, len(rows))
-        return rows
+        return self._statement(base.name, sql, params, self._read_all)
 
     @contextmanager
     def staged(self, name: str, table: Any) -> Iterator[None]:
@@ -203,34 +160,18 @@ class StatementRunner:
 
     def script(self, label: str, sql: str) -> None:
         """Run a multi-statement script (migrations only)."""
-        started = self._start()
         try:
-            self.connection.execute(sql)
-        except duckdb.Error as exc:
-            self._failed(label, sql, None, started, exc)
-            raise
+            self._statement(label, sql, None, _ignore)
         finally:
             self._columns.forget()
-        self._finished(label, sql, None, started, None)
 
     def raw(self, sql: str, parameters: dict[str, Any] | list[Any] | None) -> list[Row]:
         """Run caller-supplied SQL; its rows as dicts (empty when it has none)."""
-        started = self._start()
         try:
-            cursor = self.connection.execute(sql, parameters)
-            # Not cached: caller-supplied SQL is as varied as its callers.
-            description = cursor.description
-            rows = _dicts([column[0] for column in description or ()], cursor)
-        except duckdb.Error as exc:
-            self._failed("execute_raw", sql, parameters, started, exc)
-            raise
+            return self._statement("execute_raw", sql, parameters, _read_raw)
         finally:
             # The statement may have changed the schema (and so a cached result shape).
             self._columns.forget()
-        self._finished(
-            "execute_raw", sql, parameters, started, None if not description else len(rows)
-        )
-        return rows
 
     # -- transactions ------------------------------------------------------------
 
@@ -313,23 +254,66 @@ class StatementRunner:
             )
         return checked_query(statement)
 
-    def _start(self) -> float:
-        """Refuse to start a statement for a cancelled caller; else its start time."""
-        if self._call.cancelled:
-            raise CallCancelled()
-        return time.perf_counter()
-
-    def _finished(self, name: str, sql: str, params: Any, started: float, rows: int | None) -> None:
+    def _statement(self, name: str, sql: str, params: Any, read: _Reader[T]) -> T:
+        """Run one statement and ``read`` its result, reporting it to the observer
+        (its time covers both) under ``name``; refused for a cancelled caller."""
+        self._check_cancelled()
+        started = time.perf_counter()
+        try:
+            result, rows = read(sql, self.connection.execute(sql, params))
+        except duckdb.Error as exc:
+            call = self._call
+            self._observer.failed(
+                name,
+                sql,
+                params,
+                time.perf_counter() - started,
+                exc,
+                self._in_transaction,
+                call.cancelled and call.timed_out,
+            )
+            raise
         self._observer.finished(
             name, sql, params, time.perf_counter() - started, rows, self._in_transaction
         )
+        return result
 
-    def _failed(self, name: str, sql: str, params: Any, started: float, exc: duckdb.Error) -> None:
-        seconds = time.perf_counter() - started
-        call = self._call
-        self._observer.failed(
-            name, sql, params, seconds, exc, self._in_transaction, call.cancelled and call.timed_out
-        )
+    def _read_all(self, sql: str, cursor: duckdb.DuckDBPyConnection) -> tuple[list[Row], int]:
+        rows = _dicts(self._columns.of(sql, cursor), cursor)
+        return rows, len(rows)
+
+    def _read_first(self, sql: str, cursor: duckdb.DuckDBPyConnection) -> tuple[Row | None, int]:
+        row = cursor.fetchone()
+        if row is None:
+            return None, 0
+        # A statement with RETURNING must be drained before the next one runs.
+        cursor.fetchall()
+        return dict(zip(self._columns.of(sql, cursor), row, strict=True)), 1
+
+
+def _read_value(sql: str, cursor: duckdb.DuckDBPyConnection) -> tuple[Any, int]:
+    row = cursor.fetchone()
+    if row is None:
+        return None, 0
+    cursor.fetchall()  # drained, as in one()
+    return row[0], 1
+
+
+def _drain(sql: str, cursor: duckdb.DuckDBPyConnection) -> tuple[None, None]:
+    # Every DuckDB statement has a result (DML: its row count); drain it.
+    cursor.fetchall()
+    return None, None
+
+
+def _ignore(sql: str, cursor: duckdb.DuckDBPyConnection) -> tuple[None, None]:
+    return None, None
+
+
+def _read_raw(sql: str, cursor: duckdb.DuckDBPyConnection) -> tuple[list[Row], int | None]:
+    # Not cached: caller-supplied SQL is as varied as its callers.
+    description = cursor.description
+    rows = _dicts([column[0] for column in description or ()], cursor)
+    return rows, len(rows) if description else None
 
 
 def _dicts(names: Sequence[str], cursor: duckdb.DuckDBPyConnection) -> list[Row]:
