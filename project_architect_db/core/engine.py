@@ -67,9 +67,8 @@ class DatabaseEngine:
         self._root: duckdb.DuckDBPyConnection | None = None
         self._pool: ConnectionPool | None = None
         self._sessions: SessionContext | None = None
-        self._recorder = QueryStatsRecorder()
         self._observer = QueryObserver(
-            self._recorder,
+            QueryStatsRecorder(),
             slow_query_threshold=self.config.slow_query_threshold,
             log_parameters=self.config.log_parameters,
         )
@@ -213,7 +212,7 @@ class DatabaseEngine:
         pool = self._open_pool()
         return EngineStats(
             **pool.stats().model_dump(),
-            queries=self._recorder.snapshot(),
+            queries=self._observer.recorder.snapshot(),
             coalesced_reads=self._reads.counter.snapshot(),
             group_commits=self._writes.counter.snapshot(),
         )
@@ -223,7 +222,7 @@ class DatabaseEngine:
         the batching counters and the pool's ``total_acquisitions`` and
         ``acquisition_timeouts`` (its gauges, such as ``checked_out``, say what
         is true now and stay). Useful between benchmark rounds or test phases."""
-        self._recorder.reset()
+        self._observer.recorder.reset()
         self._reads.counter.reset()
         self._writes.counter.reset()
         if self._pool is not None:

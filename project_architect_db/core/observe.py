@@ -109,7 +109,7 @@ class QueryObserver:
     ) -> None:
         """A statement that succeeded."""
         self.recorder.record(name, seconds)
-        if self._listeners or seconds >= self._slow or query_logger.isEnabledFor(logging.DEBUG):
+        if self._heard(seconds):
             self._publish(QueryEvent(name, sql, seconds, rows, None, in_transaction), parameters)
 
     def failed(
@@ -126,7 +126,7 @@ class QueryObserver:
         ``statement_timeout`` and was being interrupted."""
         timed_out = timed_out and isinstance(exc, duckdb.InterruptException)
         self.recorder.record(name, seconds, failed=True, timed_out=timed_out)
-        if self._listeners or seconds >= self._slow or query_logger.isEnabledFor(logging.DEBUG):
+        if self._heard(seconds):
             error: ProjectArchitectDBError
             if timed_out:
                 error = StatementTimeoutError(
@@ -138,6 +138,13 @@ class QueryObserver:
             self._publish(QueryEvent(name, sql, seconds, None, error, in_transaction), parameters)
 
     # -- internals -----------------------------------------------------------------
+
+    def _heard(self, seconds: float) -> bool:
+        """Someone will see this statement: a listener, the slow-query WARNING or
+        the DEBUG log. Otherwise no event (nor a translated error) is built."""
+        return bool(
+            self._listeners or seconds >= self._slow or query_logger.isEnabledFor(logging.DEBUG)
+        )
 
     def _publish(self, event: QueryEvent, parameters: Parameters) -> None:
         if event.duration >= self._slow:
