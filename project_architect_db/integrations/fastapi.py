@@ -86,8 +86,8 @@ class _Reply:
 
 
 #: Library error class -> response. An error takes the row of the first class of
-#: its MRO found here (StatementTimeoutError before DatabaseError), as Starlette
-#: picks exception handlers.
+#: its MRO found here (StatementTimeoutError before DatabaseError): each row is
+#: its own handler, and Starlette picks handlers that way.
 _REPLIES: Final[Mapping[type[Exception], _Reply]] = {
     NotFoundError: _Reply(404),
     ConflictError: _Reply(409),
@@ -149,8 +149,9 @@ class Database:
         422, PoolTimeoutError 503 with Retry-After, PoolClosedError 503,
         StatementTimeoutError 504, any other library error 500 with a generic
         detail (the full error is logged)."""
-        for error in _REPLIES:
-            app.add_exception_handler(error, _library_error)
+        # Starlette picks the handler of the nearest class in the error's MRO.
+        for error, reply in _REPLIES.items():
+            app.add_exception_handler(error, _library_error(reply))
         app.add_exception_handler(ValidationError, _validation_error)
 
     async def session(self) -> AsyncIterator[Session]:
@@ -221,30 +222,30 @@ class Database:
 # -- exception handlers ----------------------------------------------------------------------
 
 
-def _reply_for(exc: Exception) -> _Reply:
-    for cls in type(exc).__mro__:
-        if cls in _REPLIES:
-            return _REPLIES[cls]
-    return _REPLIES[ProjectArchitectDBError]
+def _library_error(reply: _Reply) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The handler that answers the errors of one row of ``_REPLIES``."""
 
-
-async def _library_error(request: Request, exc: Exception) -> Response:
-    reply = _reply_for(exc)
-    if reply.log_level is not None:
-        logger.log(
-            reply.log_level,
-            "%s %s failed: %s: %s",
-            request.scope.get("method", "WEBSOCKET"),
-            request.url.path,
-            type(exc).__name__,
-            exc,
-            exc_info=exc,
+    async def handle(request: Request, exc: Exception) -> Response:
+        if reply.log_level is not None:
+            logger.log(
+                reply.log_level,
+                "%s %s failed: %s: %s",
+                request.scope.get("method", "WEBSOCKET"),
+                request.url.path,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+        return JSONResponse(
+            {
+                "detail": str(exc) if reply.detail is None else reply.detail,
+                "error": type(exc).__name__,
+            },
+            status_code=reply.status,
+            headers=dict(reply.headers),
         )
-    return JSONResponse(
-        {"detail": str(exc) if reply.detail is None else reply.detail, "error": type(exc).__name__},
-        status_code=reply.status,
-        headers=dict(reply.headers),
-    )
+
+    return handle
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
