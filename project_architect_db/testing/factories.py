@@ -38,21 +38,17 @@ This module needs the ``testing`` extra: ``pip install "project_architect_db[tes
 
 from __future__ import annotations
 
-import types
-import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import Random
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from faker import Faker
 from polyfactory import Ignore
 from polyfactory.factories.pydantic_factory import ModelFactory
 from pydantic import BaseModel, JsonValue
-from pydantic.fields import FieldInfo
 
 from ..core.session import Session
 from ..repositories import (
@@ -73,6 +69,7 @@ from ..schemas import (
     Repository,
     RepositoryCreate,
 )
+from ..schemas.limits import field_limits
 
 __all__ = ["ConversationFactory", "DocumentFactory", "ProjectFactory", "RepositoryFactory"]
 
@@ -127,49 +124,27 @@ class _Limits:
         return random.randint(lowest, max(lowest, highest))
 
 
-def _constraints(annotation: Any) -> Iterable[object]:
-    """The constraint objects inside an annotation: through ``Annotated``, nested
-    ``Field(...)`` and unions (``X | None``), not into containers' item types."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        base, *metadata = typing.get_args(annotation)
-        yield from _constraints(base)
-        yield from _metadata(metadata)
-    elif origin is typing.Union or origin is types.UnionType:
-        for member in typing.get_args(annotation):
-            yield from _constraints(member)
-
-
-def _metadata(items: Iterable[object]) -> Iterable[object]:
-    for item in items:
-        if isinstance(item, FieldInfo):
-            yield from _metadata(item.metadata)
-        else:
-            yield item
-
-
-def _limits(model: type[BaseModel], field: str) -> _Limits:
-    """The limits of ``model.field``, as pydantic enforces them."""
-    info = model.model_fields[field]
-    min_length, max_length, ge, le = 0, None, None, None
-    for item in [*_metadata(info.metadata), *_constraints(info.annotation)]:
-        if isinstance(item, MinLen):
-            min_length = max(min_length, item.min_length)
-        elif isinstance(item, MaxLen):
-            max_length = item.max_length if max_length is None else min(max_length, item.max_length)
-        elif isinstance(item, Ge) and isinstance(item.ge, int):
-            ge = item.ge if ge is None else max(ge, item.ge)
-        elif isinstance(item, Gt) and isinstance(item.gt, int):
-            ge = item.gt + 1 if ge is None else max(ge, item.gt + 1)
-        elif isinstance(item, Le) and isinstance(item.le, int):
-            le = item.le if le is None else min(le, item.le)
-        elif isinstance(item, Lt) and isinstance(item.lt, int):
-            le = item.lt - 1 if le is None else min(le, item.lt - 1)
-    return _Limits(min_length, max_length, ge, le)
-
-
 def _all_limits(model: type[BaseModel]) -> dict[str, _Limits]:
-    return {field: _limits(model, field) for field in model.model_fields}
+    """The limits of every field of ``model``, as README's field table reads
+    them (``schemas.limits.field_limits``); bounds as whole numbers."""
+    return {
+        field.name: _Limits(
+            field.min_length or 0,
+            field.max_length,
+            _whole(field.ge, field.gt, 1),
+            _whole(field.le, field.lt, -1),
+        )
+        for field in field_limits(model)
+    }
+
+
+def _whole(inclusive: object, exclusive: object, step: int) -> int | None:
+    """An inclusive whole-number bound from ``ge``/``le`` or ``gt``/``lt``."""
+    if isinstance(inclusive, int):
+        return inclusive
+    if isinstance(exclusive, int):
+        return exclusive + step
+    return None
 
 
 _PROJECT = _all_limits(ProjectCreate)
