@@ -180,6 +180,33 @@ async def test_a_caller_cancelled_in_the_queue_leaves_the_others_intact(
     assert (await gather_calls([_getter(engine, ProjectRepository, 9)]))[0].id == 9
 
 
+def _row(runner: StatementRunner, id: int) -> str:
+    return f"row {id}"
+
+
+async def _in_thread(trip: Callable[[StatementRunner], None]) -> None:
+    """A ``run`` for ReadCoalescer.read: the trip in a worker thread, no session."""
+    await anyio.to_thread.run_sync(trip, None)
+
+
+async def _coalesced(
+    coalescer: ReadCoalescer,
+    id: int,
+    run: Callable[[Callable[[StatementRunner], None]], Awaitable[None]],
+    fetch_many: Callable[[StatementRunner, list[int]], dict[int, str]],
+) -> str | None:
+    """``coalescer.read`` of ``id`` on one lane, one id read by ``_row``."""
+    return await coalescer.read(
+        "lane",
+        id,
+        fetch_one=_row,
+        fetch_many=fetch_many,
+        run=run,
+        deadline=None,
+        timed_out=lambda: TimeoutError(),
+    )
+
+
 async def test_callers_served_by_a_leader_that_then_fails_still_get_their_rows() -> None:
     """The leader's trip takes the callers queued as it starts into its first
     statement; if the leader's own call then fails (cancelled, timed out, or, as
@@ -190,30 +217,18 @@ async def test_callers_served_by_a_leader_that_then_fails_still_get_their_rows()
     go = anyio.Event()
     answers: dict[int, Any] = {}
 
-    def fetch_one(runner: StatementRunner, id: int) -> str:
-        return f"row {id}"
-
     def fetch_many(runner: StatementRunner, ids: list[int]) -> dict[int, str]:
         return {id: f"row {id}" for id in ids}
 
     async def leader_run(trip: Callable[[StatementRunner], None]) -> None:
         await go.wait()  # the others queue meanwhile
-        await anyio.to_thread.run_sync(trip, None)
+        await _in_thread(trip)
         raise RuntimeError("the leader's call failed after its statement")
 
-    async def follower_run(trip: Callable[[StatementRunner], None]) -> None:
-        await anyio.to_thread.run_sync(trip, None)
-
-    async def read(id: int, run: Callable[..., Awaitable[None]]) -> None:
-        answers[id] = await coalescer.read(
-            "lane",
-            id,
-            fetch_one=fetch_one,
-            fetch_many=fetch_many,
-            run=run,
-            deadline=None,
-            timed_out=lambda: TimeoutError(),
-        )
+    async def read(
+        id: int, run: Callable[[Callable[[StatementRunner], None]], Awaitable[None]]
+    ) -> None:
+        answers[id] = await _coalesced(coalescer, id, run, fetch_many)
 
     async def leader() -> None:
         with pytest.raises(RuntimeError, match="after its statement"):
@@ -224,13 +239,13 @@ async def test_callers_served_by_a_leader_that_then_fails_still_get_their_rows()
             group.start_soon(leader)
             await anyio.wait_all_tasks_blocked()
             for id in (2, 3):
-                group.start_soon(read, id, follower_run)
+                group.start_soon(read, id, _in_thread)
             await anyio.wait_all_tasks_blocked()
             go.set()
     assert answers == {2: "row 2", 3: "row 3"}
     assert coalescer.counter.snapshot().max_size == 3
     # The lane is idle again.
-    await read(4, follower_run)
+    await read(4, _in_thread)
     assert answers[4] == "row 4"
 
 
@@ -243,9 +258,6 @@ async def test_a_caller_that_left_after_being_taken_is_not_queued_again() -> Non
     go = anyio.Event()
     in_fetch, proceed = threading.Event(), threading.Event()
 
-    def fetch_one(runner: StatementRunner, id: int) -> str:
-        return f"row {id}"
-
     def fetch_many(runner: StatementRunner, ids: list[int]) -> dict[int, str]:
         in_fetch.set()
         proceed.wait()
@@ -253,31 +265,17 @@ async def test_a_caller_that_left_after_being_taken_is_not_queued_again() -> Non
 
     async def leader_run(trip: Callable[[StatementRunner], None]) -> None:
         await go.wait()
-        await anyio.to_thread.run_sync(trip, None)
-
-    async def other_run(trip: Callable[[StatementRunner], None]) -> None:
-        await anyio.to_thread.run_sync(trip, None)
-
-    async def read(id: int, run: Callable[..., Awaitable[None]]) -> Any:
-        return await coalescer.read(
-            "lane",
-            id,
-            fetch_one=fetch_one,
-            fetch_many=fetch_many,
-            run=run,
-            deadline=None,
-            timed_out=lambda: TimeoutError(),
-        )
+        await _in_thread(trip)
 
     async def leader() -> None:
         with pytest.raises(RuntimeError, match="the statement failed"):
-            await read(1, leader_run)
+            await _coalesced(coalescer, 1, leader_run, fetch_many)
 
     leaving = anyio.CancelScope()
 
     async def leaves() -> None:
         with leaving:
-            await read(2, other_run)
+            await _coalesced(coalescer, 2, _in_thread, fetch_many)
 
     with anyio.fail_after(10):
         async with anyio.create_task_group() as group:
@@ -291,7 +289,7 @@ async def test_a_caller_that_left_after_being_taken_is_not_queued_again() -> Non
             await anyio.wait_all_tasks_blocked()
             proceed.set()
         # The lane is free again: a new call is answered.
-        assert await read(3, other_run) == "row 3"
+        assert await _coalesced(coalescer, 3, _in_thread, fetch_many) == "row 3"
 
 
 async def test_inside_a_transaction_nothing_is_coalesced_and_own_writes_show(
