@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -12,23 +13,74 @@ __all__ = [
     "EngineConfig",
     "EngineOptions",
     "check_statement_timeout",
+    "is_postgres_url",
     "parse_database_url",
+    "redact_url",
 ]
 
 MEMORY = ":memory:"
 _SCHEME = "duckdb://"
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(text: str) -> bool:
+    return text.startswith(_POSTGRES_SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``: how messages and
+    logs name a PostgreSQL server."""
+    if not is_postgres_url(url):
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def _check_postgres_url(text: str) -> str:
+    """A ``postgresql://user:password@host:port/dbname`` URL, checked for what
+    libpq would refuse later with a less helpful message."""
+    shown = redact_url(text) if "@" in text else text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(
+            f"database_url {shown!r} is not a valid PostgreSQL URL ({exc}); write "
+            "'postgresql://user:password@host:5432/dbname'"
+        ) from None
+    database = parts.path.lstrip("/")
+    if not database or "/" in database:
+        raise ValueError(
+            f"database_url {shown!r} names no database; write "
+            "'postgresql://user:password@host:5432/dbname'"
+        )
+    if port == 0:
+        raise ValueError(
+            f"database_url {shown!r} has port 0; PostgreSQL listens on 5432 by default"
+        )
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://") :]
+    return text
 
 
 def parse_database_url(url: str | Path) -> str:
-    """Turn a database URL or a filesystem path into what ``duckdb.connect`` takes.
+    """Turn a database URL or a filesystem path into what the engine opens.
 
     ``duckdb:///:memory:`` gives ``:memory:``; ``duckdb:///relative.duckdb`` a path
     relative to the working directory; ``duckdb:////abs/file.duckdb`` an absolute
-    path. Anything without the ``duckdb://`` scheme is taken as a path.
+    path; ``postgresql://user:password@host:port/dbname`` (or ``postgres://``)
+    a PostgreSQL server, kept as a URL. Anything else without a scheme is
+    taken as a path.
     """
     text = str(url).strip()
     if not text:
         raise ValueError("database_url is empty; use 'duckdb:///:memory:' or a file path")
+    if is_postgres_url(text):
+        return _check_postgres_url(text)
     if text.startswith(_SCHEME):
         rest = text[len(_SCHEME) :]
         if not rest.startswith("/"):
@@ -45,7 +97,9 @@ def parse_database_url(url: str | Path) -> str:
             raise ValueError(f"database_url {text!r} names no database; use 'duckdb:///:memory:'")
         text = rest
     elif "://" in text:
-        raise ValueError(f"database_url {text!r} is not a duckdb:// URL or a path")
+        raise ValueError(
+            f"database_url {redact_url(text)!r} is not a duckdb://, postgresql:// URL or a path"
+        )
     if text == MEMORY:
         return MEMORY
     return str(Path(text).expanduser())
@@ -65,10 +119,14 @@ class EngineConfig(BaseModel):
     Pool options follow SQLAlchemy's names.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    # hide_input_in_errors: a PostgreSQL URL may hold a password.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True
+    )
 
     database: str
-    """What ``duckdb.connect`` opens: a file path or ``:memory:``."""
+    """What the engine opens: a DuckDB file path or ``:memory:``, or a
+    ``postgresql://`` URL."""
     pool_size: int = Field(default=5, ge=1)
     """Connections kept open when idle."""
     max_overflow: int = Field(default=10, ge=0)
@@ -81,13 +139,14 @@ class EngineConfig(BaseModel):
     pool_pre_ping: bool = True
     """Replace a connection found closed at its first statement and run the work again."""
     threads: int | None = Field(default=None, ge=1)
-    """DuckDB's ``threads`` (None: DuckDB's default)."""
+    """DuckDB's ``threads`` (None: DuckDB's default). DuckDB only."""
     memory_limit: str | None = None
-    """DuckDB's ``memory_limit``, e.g. ``"2GB"`` (None: DuckDB's default)."""
+    """DuckDB's ``memory_limit``, e.g. ``"2GB"`` (None: DuckDB's default). DuckDB only."""
     temp_directory: str | None = None
-    """DuckDB's ``temp_directory`` for spilling (None: DuckDB's default)."""
+    """DuckDB's ``temp_directory`` for spilling (None: DuckDB's default). DuckDB only."""
     read_only: bool = False
-    """Open the file read-only (several processes may then read it)."""
+    """Open the file read-only (several processes may then read it); on
+    PostgreSQL, every transaction is read-only."""
     migrate: bool = True
     """Apply pending migrations when the engine connects."""
     statement_timeout: Annotated[float | None, AfterValidator(check_statement_timeout)] = None
@@ -112,6 +171,17 @@ class EngineConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
+        if self.backend == "postgresql":
+            duckdb_only = [
+                name
+                for name in ("threads", "memory_limit", "temp_directory")
+                if getattr(self, name) is not None
+            ]
+            if duckdb_only:
+                raise ValueError(
+                    f"{', '.join(duckdb_only)}: DuckDB-only option(s), not used by a PostgreSQL "
+                    "engine; leave them out (the server's own settings apply)"
+                )
         if self.read_only and self.database == MEMORY:
             raise ValueError("read_only=True needs a database file; ':memory:' is always empty")
         if self.pool_recycle is not None and self.pool_recycle <= 0:
@@ -125,6 +195,15 @@ class EngineConfig(BaseModel):
     @property
     def is_memory(self) -> bool:
         return self.database == MEMORY
+
+    @property
+    def backend(self) -> Literal["duckdb", "postgresql"]:
+        return "postgresql" if is_postgres_url(self.database) else "duckdb"
+
+    @property
+    def label(self) -> str:
+        """How messages and logs name the database (a URL without its password)."""
+        return redact_url(self.database)
 
     def duckdb_config(self) -> dict[str, Any]:
         """The options handed to ``duckdb.connect(config=...)``."""

@@ -1,4 +1,5 @@
-"""The engine: one DuckDB database, its connection pool, and sessions on it."""
+"""The engine: one database (a DuckDB file, or a PostgreSQL server), its
+connection pool, and sessions on it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import duckdb
 from ..errors import DatabaseError, PoolClosedError, Stage, from_duckdb
 from .coalesce import ReadCoalescer
 from .config import EngineConfig, EngineOptions, check_statement_timeout, parse_database_url
+from .driver import DUCKDB, Driver
 from .group_commit import GroupCommit
 from .migrations import apply_migrations
 from .observe import QueryListener, QueryObserver
@@ -27,6 +29,18 @@ from .snapshot import SnapshotInfo, check_snapshot_target, take_snapshot
 from .stats import EngineStats, QueryStatsRecorder
 
 __all__ = ["DatabaseEngine"]
+
+#: Run once on each pooled DuckDB connection when it opens. A page of a list
+#: (``ORDER BY ... LIMIT``) is picked in two steps by DuckDB itself: the top rows'
+#: row ids from the filter and order columns alone, then just those rows' other
+#: columns. DuckDB does that (late materialization) for a LIMIT of at most 50
+#: rows by default; lists take up to 1,000. Without it every matching row carried
+#: all its columns through the top-N heap: 100 newest of 100,000 projects took
+#: 29-37 ms, now 7-9 ms (hand-written two-step SQL took 10 ms). Where the newest
+#: rows are also the last written, zone maps skip most row groups anyway, and it
+#: costs about 1 ms (4.6 against 3.6 ms). A session setting: a connection of the
+#: same database opened by hand keeps DuckDB's default.
+SESSION_SETUP = "SET late_materialization_max_rows = 1000"
 
 logger = logging.getLogger("project_architect_db.engine")
 
@@ -41,11 +55,14 @@ DEFAULT = _Default.TOKEN
 
 
 class DatabaseEngine:
-    """An async handle on one DuckDB database.
+    """An async handle on one database: a DuckDB file (or ``:memory:``), or a
+    PostgreSQL server.
 
     ``async with DatabaseEngine("duckdb:///app.duckdb") as engine:`` opens the
     database, applies pending migrations (unless ``migrate=False``) and closes
-    everything on exit. Work happens in ``engine.session()`` (each statement
+    everything on exit. ``DatabaseEngine("postgresql://user:password@host:5432/db")``
+    gives the same API on PostgreSQL (the ``[postgres]`` extra: psycopg 3), for
+    more than one process (README, "Scaling out"). Work happens in ``engine.session()`` (each statement
     auto-commits) or ``engine.transaction()`` (one transaction).
 
     ``options`` are :class:`~project_architect_db.core.config.EngineConfig`'s
@@ -64,6 +81,7 @@ class DatabaseEngine:
         **options: Unpack[EngineOptions],
     ) -> None:
         self.config = EngineConfig(database=parse_database_url(database_url), **options)
+        self.driver = _driver(self.config)
         self._root: duckdb.DuckDBPyConnection | None = None
         self._pool: ConnectionPool | None = None
         self._sessions: SessionContext | None = None
@@ -81,7 +99,7 @@ class DatabaseEngine:
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"
-        return f"<DatabaseEngine {self.config.database!r} {state}>"
+        return f"<DatabaseEngine {self.config.label!r} {state}>"
 
     @property
     def is_open(self) -> bool:
@@ -93,16 +111,12 @@ class DatabaseEngine:
         """Open the database and apply pending migrations. Idempotent."""
         if self.is_open:
             return self
-        opened: list[duckdb.DuckDBPyConnection] = []
-        try:
-            await anyio.to_thread.run_sync(self._open_database, opened.append)
-        except BaseException:
-            for root in opened:  # cancelled while the thread finished opening it
-                root.close()
-            raise
-        self._root = root = opened[0]
-        self._columns.forget()  # migrations may have changed result shapes
-        self._pool = pool = ConnectionPool(root, self.config)
+        self._columns.forget()  # migrations may change result shapes
+        if self.config.backend == "postgresql":
+            pool = await self._open_postgres()
+        else:
+            pool = await self._open_duckdb()
+        self._pool = pool
         self._sessions = SessionContext(
             pool=pool,
             observer=self._observer,
@@ -111,14 +125,48 @@ class DatabaseEngine:
             pre_ping=self.config.pool_pre_ping,
             reads=self._reads if self.config.coalesce_reads else None,
             writes=self._writes if self.config.group_commit else None,
+            driver=self.driver,
         )
         logger.info(
             "opened %s with %s",
-            self.config.database,
+            self.config.label,
             _options(self.config),
-            extra={"database": self.config.database},
+            extra={"database": self.config.label},
         )
         return self
+
+    async def _open_duckdb(self) -> ConnectionPool:
+        opened: list[duckdb.DuckDBPyConnection] = []
+        try:
+            await anyio.to_thread.run_sync(self._open_database, opened.append)
+        except BaseException:
+            for root in opened:  # cancelled while the thread finished opening it
+                root.close()
+            raise
+        self._root = root = opened[0]
+
+        def cursor() -> duckdb.DuckDBPyConnection:
+            # cursor() opens a connection to the same instance in microseconds,
+            # and a SET takes about 50 us: the pool makes it without a thread hop.
+            connection = root.cursor()
+            try:
+                connection.execute(SESSION_SETUP)
+            except BaseException:
+                connection.close()
+                raise
+            return connection
+
+        return ConnectionPool(cursor, self.config, self.driver)
+
+    async def _open_postgres(self) -> ConnectionPool:
+        from ..postgres.database import open_postgres, postgres_connector
+
+        # Abandoned on cancellation: it holds no resource past its own connection,
+        # which it closes; migrations it applied stay applied.
+        await anyio.to_thread.run_sync(open_postgres, self.config, self._observer, self.driver)
+        return ConnectionPool(
+            postgres_connector(self.config), self.config, self.driver, connect_in_thread=True
+        )
 
     async def close(self, timeout: float | None = None) -> None:
         """Wait up to ``timeout`` seconds (forever if None) for checked-out
@@ -131,7 +179,7 @@ class DatabaseEngine:
         if root is not None:
             root.close()
         self._root = None
-        logger.info("closed %s", self.config.database, extra={"database": self.config.database})
+        logger.info("closed %s", self.config.label, extra={"database": self.config.label})
 
     async def __aenter__(self) -> Self:
         return await self.connect()
@@ -187,6 +235,10 @@ class DatabaseEngine:
         ``DatabaseEngine(path, read_only=True)``. This is how analysts read a live
         app's data, since no other process can open a file the app holds.
 
+        On PostgreSQL the copy is a DuckDB file too (postgres/snapshot.py): the
+        server's tables as of one transaction, in a file migrated with the
+        DuckDB schema, so the analytics run there at DuckDB's speed.
+
         The copy is written under a temporary name beside ``path`` and renamed when
         complete, so ``path`` never holds a half-written file; a failure or a
         cancellation removes it. It is one call on one pooled connection:
@@ -203,8 +255,13 @@ class DatabaseEngine:
         if self._snapshot_lock is None:
             # One attach alias per DuckDB instance (sql/snapshot.sql): one at a time.
             self._snapshot_lock = anyio.Lock()
+        copy: Callable[..., dict[str, int]] | None = None
+        if self.config.backend == "postgresql":
+            from ..postgres.snapshot import copy_postgres_to_duckdb
+
+            copy = copy_postgres_to_duckdb
         async with self._snapshot_lock, self.session() as session:
-            return await take_snapshot(session, target, overwrite=overwrite)
+            return await take_snapshot(session, target, overwrite=overwrite, copy=copy)
 
     def stats(self) -> EngineStats:
         """Pool counters, per-named-query timings and the batching of concurrent
@@ -262,7 +319,7 @@ class DatabaseEngine:
     def _open_pool(self) -> ConnectionPool:
         if self._pool is None or self._pool.closed:
             raise PoolClosedError(
-                f"engine for {self.config.database!r} is not open; use 'async with engine:' "
+                f"engine for {self.config.label!r} is not open; use 'async with engine:' "
                 "or 'await engine.connect()' first"
             )
         return self._pool
@@ -298,6 +355,23 @@ class DatabaseEngine:
                 exc, during=stage, database=config.database, read_only=config.read_only
             ) from exc
         opened(root)
+
+
+def _driver(config: EngineConfig) -> Driver:
+    """The engine's driver; PostgreSQL's needs psycopg (the ``[postgres]`` extra)."""
+    if config.backend == "duckdb":
+        return DUCKDB
+    try:
+        from ..postgres.driver import postgres_driver
+    except ImportError as exc:
+        if exc.name is None or not exc.name.startswith("psycopg"):
+            raise
+        raise ImportError(
+            f"a PostgreSQL engine ({config.label}) needs psycopg 3: "
+            'pip install "project_architect_db[postgres]"',
+            name=exc.name,
+        ) from exc
+    return postgres_driver(config.label)
 
 
 def _options(config: EngineConfig) -> str:

@@ -59,7 +59,6 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 import anyio
-import duckdb
 
 from ..errors import ProjectArchitectDBError
 from .runner import Row, StatementRunner
@@ -165,7 +164,7 @@ class _Group:
         try:
             self._run(runner)
         except BaseException:
-            with suppress(duckdb.Error):  # a closed connection has nothing open
+            with suppress(runner.driver.error):  # a closed connection has nothing open
                 runner.rollback()
             raise
 
@@ -200,7 +199,7 @@ class _Group:
                 continue
             try:
                 runner.commit()
-            except duckdb.Error as error:
+            except runner.driver.error as error:
                 if _ends_trip(runner, error):
                     raise
                 runner.rollback()
@@ -319,7 +318,9 @@ def _settle(write: _Write[Any], ok: bool, outcome: Any) -> None:
 def _ends_trip(runner: StatementRunner, error: BaseException) -> bool:
     """Whether a failure ends the whole trip (the leader was cancelled or timed
     out, or its connection is gone) rather than one write."""
-    return runner.cancelled or isinstance(error, duckdb.ConnectionException)
+    return runner.cancelled or (
+        isinstance(error, Exception) and runner.driver.is_connection_lost(error)
+    )
 
 
 class GroupCommit:

@@ -1,16 +1,16 @@
-"""Applying the numbered scripts of ``sql/migrations`` to a database file."""
+"""Applying the numbered scripts of ``sql/migrations`` (DuckDB) or
+``sql/postgres/migrations`` (PostgreSQL) to a database."""
 
 from __future__ import annotations
 
 import logging
-
-import duckdb
+from typing import Any
 
 from ..errors import DatabaseError
 from . import statements as sql
+from .driver import DUCKDB, Driver
 from .observe import QueryObserver
 from .runner import NeverCancelled, ResultColumns, StatementRunner
-from .sql import migrations
 
 __all__ = ["apply_migrations", "pending_migrations"]
 
@@ -22,21 +22,22 @@ def pending_migrations(runner: StatementRunner) -> list[int]:
     applied: set[int] = set()
     if runner.value(sql.MIGRATIONS_TABLE_EXISTS):
         applied = {row["version"] for row in runner.rows(sql.APPLIED_MIGRATIONS)}
-    return [m.version for m in migrations() if m.version not in applied]
+    return [m.version for m in runner.driver.migrations() if m.version not in applied]
 
 
 def apply_migrations(
-    connection: duckdb.DuckDBPyConnection,
+    connection: Any,
     observer: QueryObserver,
     read_only: bool,
     database: str = "",
+    driver: Driver = DUCKDB,
 ) -> list[int]:
     """Apply pending migrations in order, each in its own transaction together
     with its row in ``schema_migrations``; the versions applied. Running it again
-    applies nothing. DuckDB's exceptions pass through: the engine's connect
+    applies nothing. The driver's exceptions pass through: the engine's connect
     translates them (``errors.Stage.MIGRATE``)."""
     runner = StatementRunner(
-        connection, observer, ResultColumns(), NeverCancelled(), in_transaction=False
+        connection, observer, ResultColumns(), NeverCancelled(), in_transaction=False, driver=driver
     )
     pending = pending_migrations(runner)
     if read_only:
@@ -48,7 +49,7 @@ def apply_migrations(
         return []
     runner.run(sql.CREATE_SCHEMA_MIGRATIONS)
     pending = pending_migrations(runner)
-    by_version = {m.version: m for m in migrations()}
+    by_version = {m.version: m for m in driver.migrations()}
     for version in pending:
         migration = by_version[version]
         with runner.atomic():

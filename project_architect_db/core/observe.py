@@ -19,12 +19,13 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-
-from ..errors import ProjectArchitectDBError, Stage, StatementTimeoutError, from_duckdb
+from ..errors import ProjectArchitectDBError, Stage, StatementTimeoutError
 from .stats import QueryStatsRecorder
+
+if TYPE_CHECKING:
+    from .driver import Driver
 
 __all__ = ["QueryEvent", "QueryListener", "QueryObserver", "query_logger"]
 
@@ -118,13 +119,14 @@ class QueryObserver:
         sql: str,
         parameters: Parameters,
         seconds: float,
-        exc: duckdb.Error,
+        exc: Exception,
         in_transaction: bool,
         timed_out: bool,
+        driver: Driver,
     ) -> None:
         """A statement that raised ``exc``; ``timed_out``: its call had passed
         ``statement_timeout`` and was being interrupted."""
-        timed_out = timed_out and isinstance(exc, duckdb.InterruptException)
+        timed_out = timed_out and isinstance(exc, driver.interrupted)
         self.recorder.record(name, seconds, failed=True, timed_out=timed_out)
         if self._heard(seconds):
             error: ProjectArchitectDBError
@@ -134,7 +136,7 @@ class QueryObserver:
                     "than statement_timeout"
                 )
             else:
-                error = from_duckdb(exc, during=Stage.STATEMENT)
+                error = driver.translate(exc, during=Stage.STATEMENT)
             self._publish(QueryEvent(name, sql, seconds, None, error, in_transaction), parameters)
 
     # -- internals -----------------------------------------------------------------

@@ -3,9 +3,11 @@
 Invariants (all pool state lives in this object and is changed only on the
 event loop, never from a worker thread):
 
-* One DuckDB database instance; every pooled connection is a ``cursor()`` of
-  its root connection, so all of them see the same database, ``:memory:``
-  included.
+* One database: on DuckDB every pooled connection is a ``cursor()`` of the
+  engine's root connection, so all of them see the same database, ``:memory:``
+  included; on PostgreSQL each is its own connection to the server. The
+  engine hands the pool a ``connect`` function that makes one, and says
+  whether it is slow enough (a network round trip) to run in a worker thread.
 * ``open_connections <= pool_size + max_overflow``. A connection is either idle
   (in ``_idle``), checked out (in ``_checked_out``) or being opened for a caller
   that already counted it in ``_open``.
@@ -19,8 +21,8 @@ event loop, never from a worker thread):
 * ``pool_recycle``: a connection older than that many seconds is replaced when
   it is next checked out. ``pool_pre_ping``: the first statement of a checkout
   that finds its connection closed makes the session replace the connection and
-  run the work again (see ``Session``); DuckDB connections are in-process, so a
-  dead one is one closed under our feet, and detecting it costs nothing extra.
+  run the work again (see ``Session``); detecting it costs nothing extra: the
+  first statement fails before doing anything.
 """
 
 from __future__ import annotations
@@ -29,37 +31,29 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
-import duckdb
+import anyio.lowlevel
 
 from ..errors import PoolClosedError, PoolTimeoutError
 from .config import EngineConfig
+from .driver import Driver
 from .stats import PoolStats
 
 __all__ = ["ConnectionPool", "PooledConnection"]
 
 logger = logging.getLogger("project_architect_db.pool")
 
-#: Run once on each pooled connection when it opens. A page of a list
-#: (``ORDER BY ... LIMIT``) is picked in two steps by DuckDB itself: the top rows'
-#: row ids from the filter and order columns alone, then just those rows' other
-#: columns. DuckDB does that (late materialization) for a LIMIT of at most 50
-#: rows by default; lists take up to 1,000. Without it every matching row carried
-#: all its columns through the top-N heap: 100 newest of 100,000 projects took
-#: 29-37 ms, now 7-9 ms (hand-written two-step SQL took 10 ms). Where the newest
-#: rows are also the last written, zone maps skip most row groups anyway, and it
-#: costs about 1 ms (4.6 against 3.6 ms). A session setting: a connection of the
-#: same database opened by hand keeps DuckDB's default.
-SESSION_SETUP = "SET late_materialization_max_rows = 1000"
-
 
 @dataclass(eq=False, slots=True)
 class PooledConnection:
-    """One pool slot: a DuckDB connection and when it was opened."""
+    """One pool slot: a connection (DuckDB's, or postgres/connection.py's) and
+    when it was opened."""
 
-    connection: duckdb.DuckDBPyConnection
+    connection: Any
     opened_at: float = field(default_factory=time.monotonic)
 
 
@@ -72,10 +66,19 @@ class _Waiter:
 
 
 class ConnectionPool:
-    """Hands out connections of one DuckDB database to tasks, fairly and safely."""
+    """Hands out connections of one database to tasks, fairly and safely."""
 
-    def __init__(self, root: duckdb.DuckDBPyConnection, config: EngineConfig) -> None:
-        self._root = root
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        config: EngineConfig,
+        driver: Driver,
+        *,
+        connect_in_thread: bool = False,
+    ) -> None:
+        self._connect = connect
+        self._connect_in_thread = connect_in_thread
+        self._driver = driver
         self._config = config
         self._max = config.max_connections
         self._idle: list[PooledConnection] = []
@@ -107,10 +110,10 @@ class ConnectionPool:
                 pooled = self._idle.pop()
             elif self._open < self._max:
                 self._open += 1
-                pooled = self._open_connection()
+                pooled = await self._open_connection()
         if pooled is None:
             pooled = await self._wait()
-        pooled = self._recycled(pooled)
+        pooled = await self._recycled(pooled)
         self._checked_out.add(pooled)
         self._total_acquisitions += 1
         return pooled
@@ -131,12 +134,12 @@ class ConnectionPool:
         if not self._checked_out and self._all_returned is not None:
             self._all_returned.set()
 
-    def replace(self, pooled: PooledConnection) -> None:
+    async def replace(self, pooled: PooledConnection) -> None:
         """Swap a checked-out slot's dead connection for a fresh one, in place."""
-        with contextlib.suppress(duckdb.Error):
+        with contextlib.suppress(self._driver.error):
             pooled.connection.close()
         self._check_open()
-        pooled.connection = self._connect()
+        pooled.connection = await self._new_connection()
         pooled.opened_at = time.monotonic()
 
     # -- shutdown ----------------------------------------------------------------
@@ -159,7 +162,7 @@ class ConnectionPool:
             if self._checked_out:
                 for pooled in list(self._checked_out):
                     # One closed under us (see pool_pre_ping) runs nothing.
-                    with contextlib.suppress(duckdb.ConnectionException):
+                    with contextlib.suppress(self._driver.error):
                         pooled.connection.interrupt()
                 # Interrupted sessions roll back and release within moments;
                 # one held idle by its caller is closed under it below.
@@ -196,35 +199,41 @@ class ConnectionPool:
                 "the engine is closed; open a new DatabaseEngine (or await engine.connect())"
             )
 
-    def _open_connection(self) -> PooledConnection:
+    async def _open_connection(self) -> PooledConnection:
         try:
-            return PooledConnection(self._connect())
+            return PooledConnection(await self._new_connection())
         except BaseException:
             self._open -= 1
             self._serve_waiters()
             raise
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        # cursor() opens a connection to the same instance in microseconds, and
-        # a SET takes about 50 us: cheaper than a thread hop, so it runs right here.
-        connection = self._root.cursor()
+    async def _new_connection(self) -> Any:
+        if not self._connect_in_thread:
+            # DuckDB: a cursor of the root connection opens in microseconds,
+            # cheaper than a thread hop, so it is made right here.
+            return self._connect()
+        # A network round trip: in a worker thread, shielded so that a caller
+        # cancelled meanwhile does not leave a connection open behind it.
+        with anyio.CancelScope(shield=True):
+            connection = await anyio.to_thread.run_sync(self._connect)
         try:
-            connection.execute(SESSION_SETUP)
+            await anyio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
-            connection.close()
+            with contextlib.suppress(self._driver.error):
+                connection.close()
             raise
         return connection
 
     def _close_connection(self, pooled: PooledConnection) -> None:
         self._open -= 1
-        with contextlib.suppress(duckdb.Error):
+        with contextlib.suppress(self._driver.error):
             pooled.connection.close()
         self._serve_waiters()
 
-    def _recycled(self, pooled: PooledConnection) -> PooledConnection:
+    async def _recycled(self, pooled: PooledConnection) -> PooledConnection:
         recycle = self._config.pool_recycle
         if recycle is not None and time.monotonic() - pooled.opened_at > recycle:
-            self.replace(pooled)
+            await self.replace(pooled)
         return pooled
 
     def _serve_waiters(self) -> None:
@@ -254,7 +263,7 @@ class ConnectionPool:
         if waiter.connection is not None:
             return waiter.connection
         if waiter.may_open:
-            return self._open_connection()
+            return await self._open_connection()
         self._abandon(waiter)
         self._acquisition_timeouts += 1
         stats = self.stats()

@@ -7,9 +7,11 @@ needs, so the method costs one thread hop however many statements it runs.
 
 The runner also reports each statement to the engine's observer (its timing for
 ``engine.stats()``, the query log, the query listeners: core/observe.py) and
-refuses to start another statement once the caller has been cancelled. DuckDB's exceptions
-pass through it unchanged: the session's thread hop translates them
-(``errors.from_duckdb``), so work can still catch a DuckDB error it expects.
+refuses to start another statement once the caller has been cancelled. The
+driver's exceptions pass through it unchanged: the session's thread hop
+translates them (``Driver.translate``), so work can still catch a driver error
+it expects. What differs between DuckDB and PostgreSQL is asked of the
+:class:`~project_architect_db.core.driver.Driver` the runner is given.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any, Protocol, TypeVar
 
 import duckdb
 
-from ..errors import InvalidQueryError, is_write_conflict
+from ..errors import InvalidQueryError
+from .driver import DUCKDB, Driver
 from .observe import QueryObserver
 from .sql import NamedQuery
-from .statements import Statement, Use, checked_query
+from .statements import Statement, Use
 
 __all__ = [
     "CallCancelled",
@@ -106,17 +109,22 @@ class StatementRunner:
     by the session for a single thread trip and must not be kept beyond it.
     """
 
-    __slots__ = ("_call", "_columns", "_in_transaction", "_observer", "connection")
+    __slots__ = ("_call", "_columns", "_in_transaction", "_observer", "connection", "driver")
 
     def __init__(
         self,
-        connection: duckdb.DuckDBPyConnection,
+        connection: Any,
         observer: QueryObserver,
         columns: ResultColumns,
         call: CancelFlag,
         in_transaction: bool,
+        driver: Driver = DUCKDB,
     ) -> None:
+        #: A ``duckdb.DuckDBPyConnection``, or the PostgreSQL connection of
+        #: ``postgres/connection.py`` that offers the same methods.
         self.connection = connection
+        #: What depends on the backend (core/driver.py).
+        self.driver = driver
         self._observer = observer
         self._columns = columns
         self._call = call
@@ -201,6 +209,11 @@ class StatementRunner:
         with suppress(duckdb.TransactionException):
             self.connection.rollback()
 
+    def sql_of(self, statement: Statement) -> str:
+        """The text ``statement`` runs on this runner's backend (for SQL composed
+        around it, as the QueryBuilder does)."""
+        return self.driver.query(statement).sql
+
     @contextmanager
     def atomic(self) -> Iterator[StatementRunner]:
         """All statements in the block commit together or not at all.
@@ -231,8 +244,8 @@ class StatementRunner:
             try:
                 with self.atomic():
                     return work(self)
-            except duckdb.TransactionException as exc:
-                if not is_write_conflict(exc) or attempt == attempts - 1:
+            except self.driver.error as exc:
+                if not self.driver.is_write_conflict(exc) or attempt == attempts - 1:
                     raise
                 time.sleep(min(0.0005 * 2**attempt, 0.02))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -252,7 +265,7 @@ class StatementRunner:
                 f"({', '.join(statement.parameters)}), not run as {use.value}"
                 f"({', '.join(params)})"
             )
-        return checked_query(statement)
+        return self.driver.query(statement)
 
     def _statement(self, name: str, sql: str, params: Any, read: _Reader[T]) -> T:
         """Run one statement and ``read`` its result, reporting it to the observer
@@ -261,7 +274,7 @@ class StatementRunner:
         started = time.perf_counter()
         try:
             result, rows = read(sql, self.connection.execute(sql, params))
-        except duckdb.Error as exc:
+        except self.driver.error as exc:
             call = self._call
             self._observer.failed(
                 name,
@@ -271,6 +284,7 @@ class StatementRunner:
                 exc,
                 self._in_transaction,
                 call.cancelled and call.timed_out,
+                self.driver,
             )
             raise
         self._observer.finished(

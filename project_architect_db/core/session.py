@@ -46,8 +46,9 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import duckdb
 
-from ..errors import DatabaseError, Stage, StatementTimeoutError, from_duckdb
+from ..errors import DatabaseError, Stage, StatementTimeoutError
 from .coalesce import ReadCoalescer
+from .driver import DUCKDB, Driver
 from .group_commit import GroupCommit, Mergeable
 from .observe import QueryObserver
 from .pool import ConnectionPool, PooledConnection
@@ -80,6 +81,8 @@ class SessionContext:
     reads: ReadCoalescer | None = None
     #: Group commit of auto-commit writes (None: ``group_commit=False``).
     writes: GroupCommit | None = None
+    #: The backend's exceptions, error translation and SQL (core/driver.py).
+    driver: Driver = DUCKDB
 
 
 class _WorkerCall:
@@ -148,6 +151,12 @@ class Session:
         self._statement_timeout = statement_timeout
 
     # -- public API --------------------------------------------------------------
+
+    @property
+    def driver(self) -> Driver:
+        """The backend this session talks to (``driver.name``: ``"duckdb"`` or
+        ``"postgresql"``), for SQL composed around the named queries."""
+        return self._context.driver
 
     @property
     def in_transaction(self) -> bool:
@@ -317,9 +326,9 @@ class Session:
                     timed_out=lambda: self._timed_out(entity, entity_id),
                     merge=merge,
                 )
-            except duckdb.Error as exc:
+            except self._context.driver.error as exc:
                 # This write's own failure, met in the trip of the group's leader.
-                raise from_duckdb(
+                raise self._context.driver.translate(
                     exc, during=Stage.STATEMENT, entity=entity, entity_id=entity_id
                 ) from exc
 
@@ -342,7 +351,7 @@ class Session:
             except _ConnectionClosed:
                 # pre-ping: the connection died while idle; nothing ran, so a fresh
                 # connection can take the same work.
-                self._context.pool.replace(pooled)
+                await self._context.pool.replace(pooled)
                 return await self._hop(pooled, work, begin_pending, entity, entity_id)
         finally:
             self._fresh_checkout = False
@@ -409,6 +418,7 @@ class Session:
         begin = begin_pending and self._tx_wanted and not self._tx_open
         in_transaction = self._tx_open
         context = self._context
+        driver = context.driver
         can_retry = context.pre_ping and self._fresh_checkout and not in_transaction
 
         def in_thread() -> T:
@@ -418,7 +428,7 @@ class Session:
                 call.started = True
                 call.running.acquire()
             runner = StatementRunner(
-                pooled.connection, context.observer, context.columns, call, in_transaction
+                pooled.connection, context.observer, context.columns, call, in_transaction, driver
             )
             try:
                 if begin:
@@ -426,8 +436,8 @@ class Session:
                 call.result = work(runner)
                 call.succeeded = True
                 return call.result  # type: ignore[no-any-return]
-            except duckdb.ConnectionException as exc:
-                if can_retry and not runner.in_transaction:
+            except driver.error as exc:
+                if can_retry and not runner.in_transaction and driver.is_connection_lost(exc):
                     raise _ConnectionClosed() from exc
                 raise
             finally:
@@ -448,11 +458,11 @@ class Session:
             with anyio.CancelScope(shield=True):
                 await self._stop(pooled, call, "was cancelled")
             raise
-        except duckdb.Error as exc:
+        except driver.error as exc:
             self._tx_open = call.in_transaction
-            # The one place a statement's DuckDB error becomes the library's.
+            # The one place a statement's driver error becomes the library's.
             during = Stage.CLOSED_ENGINE if self._context.pool.closed else Stage.STATEMENT
-            error = from_duckdb(exc, during=during, entity=entity, entity_id=entity_id)
+            error = driver.translate(exc, during=during, entity=entity, entity_id=entity_id)
             if self._tx_open:
                 # DuckDB has aborted the transaction: a later COMMIT would quietly
                 # roll back, so refuse to pretend anything can still commit.
@@ -493,7 +503,7 @@ class Session:
             return False
         if call.running.locked():
             # A connection the closing pool closed under the call runs nothing more.
-            with suppress(duckdb.ConnectionException):
+            with suppress(self._context.driver.error):
                 pooled.connection.interrupt()
         await anyio.to_thread.run_sync(call.wait_done)
         return True
@@ -552,7 +562,7 @@ class Session:
         if self._tx_open and not self._context.pool.closed:
             try:
                 await anyio.to_thread.run_sync(_quiet_rollback, pooled.connection)
-            except duckdb.Error:
+            except self._context.driver.error:
                 discard = True
         self._tx_open = False
         self._context.pool.release(pooled, discard=discard)
@@ -574,7 +584,7 @@ def _rollback(runner: StatementRunner) -> None:
     runner.rollback()
 
 
-def _quiet_rollback(connection: duckdb.DuckDBPyConnection) -> None:
+def _quiet_rollback(connection: Any) -> None:
     with suppress(duckdb.TransactionException):
         connection.rollback()
 

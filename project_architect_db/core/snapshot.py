@@ -352,13 +352,23 @@ def _write_failed(target: Path, exc: duckdb.Error) -> DatabaseError:
 # -- on the event loop -----------------------------------------------------------------
 
 
-async def take_snapshot(session: Session, target: Path, *, overwrite: bool) -> SnapshotInfo:
+async def take_snapshot(
+    session: Session,
+    target: Path,
+    *,
+    overwrite: bool,
+    copy: Callable[..., dict[str, int]] | None = None,
+) -> SnapshotInfo:
     """Copy the session's database to ``target`` (already checked with
-    :func:`check_snapshot_target`) in one worker hop; see ``engine.snapshot``."""
+    :func:`check_snapshot_target`) in one worker hop; see ``engine.snapshot``.
+    ``copy(runner, temporary=...)`` writes the file (default: DuckDB's own
+    copy of its database; a PostgreSQL engine passes postgres/snapshot.py's)."""
     started = time.perf_counter()
     temporary = temporary_beside(target, "snapshot")
-    work: Callable[[StatementRunner], dict[str, int]] = partial(
-        copy_database, temporary=temporary, target=target
+    work: Callable[[StatementRunner], dict[str, int]] = (
+        partial(copy_database, temporary=temporary, target=target)
+        if copy is None
+        else partial(copy, temporary=temporary)
     )
     try:
         counts = await session.run_in_worker(work, entity="snapshot")

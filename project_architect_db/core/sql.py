@@ -33,6 +33,7 @@ from aiosql.types import SQLOperationType
 from aiosql.utils import SQLLoadException, SQLParseException
 
 __all__ = [
+    "POSTGRES_DIRECTORY",
     "Catalog",
     "Migration",
     "NamedQuery",
@@ -41,6 +42,7 @@ __all__ = [
     "get_query",
     "load_catalog",
     "load_file",
+    "load_migrations",
     "migrations",
     "queries",
     "sql_directory",
@@ -48,6 +50,8 @@ __all__ = [
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: The subdirectory of PostgreSQL's twins and migrations (project_architect_db/postgres/catalog.py).
+POSTGRES_DIRECTORY = "postgres"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _NAME_LINE = re.compile(r"^--\s*name\s*:\s*([A-Za-z_][\w-]*)", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -209,7 +213,7 @@ def load_file(
 
 
 def load_catalog(directory: Path | None = None) -> Catalog:
-    """Every named query (outside ``migrations/``) and every migration of a SQL
+    """Every named query (outside ``migrations/`` and ``postgres/``) and every migration of a SQL
     directory (default: the installed one). Problems are collected, not raised,
     so ``check-sql`` can report them all; ``queries()`` refuses a catalog with any."""
     root = (directory or sql_directory()).resolve()
@@ -217,7 +221,7 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     problems: list[SqlFileError] = []
     for path in sorted(root.rglob("*.sql")):
         relative = path.relative_to(root)
-        if relative.parts[0] == "migrations":
+        if relative.parts[0] in ("migrations", POSTGRES_DIRECTORY):
             continue
         try:
             loaded = load_file(path, relative_to=root)
@@ -235,7 +239,7 @@ def load_catalog(directory: Path | None = None) -> Catalog:
                 )
                 continue
             catalog[query.name] = query
-    found, migration_problems = _load_migrations(root)
+    found, migration_problems = load_migrations(root)
     return Catalog(root, catalog, found, tuple(problems + migration_problems))
 
 
@@ -281,14 +285,16 @@ def migrations() -> tuple[Migration, ...]:
     return _installed().migrations
 
 
-def _load_migrations(root: Path) -> tuple[tuple[Migration, ...], list[SqlFileError]]:
+def load_migrations(root: Path) -> tuple[tuple[Migration, ...], list[SqlFileError]]:
+    """The numbered scripts of ``root/migrations`` and what is wrong with them."""
     found: list[Migration] = []
     problems: list[SqlFileError] = []
     folder = root / "migrations"
     if not folder.is_dir():
         return (), [SqlFileError(str(root), "has no migrations/ directory")]
+    prefix = "" if root.name != POSTGRES_DIRECTORY else f"{POSTGRES_DIRECTORY}/"
     for path in sorted(folder.glob("*.sql")):
-        label = f"migrations/{path.name}"
+        label = f"{prefix}migrations/{path.name}"
         match = _MIGRATION_NAME.match(path.name)
         if match is None:
             problems.append(SqlFileError(label, "is not named NNNN_description.sql"))
@@ -298,7 +304,7 @@ def _load_migrations(root: Path) -> tuple[tuple[Migration, ...], list[SqlFileErr
     if versions != list(range(1, len(found) + 1)):
         problems.append(
             SqlFileError(
-                "migrations/",
+                f"{prefix}migrations/",
                 f"migrations must be numbered 1, 2, 3... without gaps; found {versions}",
             )
         )

@@ -7,7 +7,8 @@ database semantic conventions:
 
 * span name and ``db.query.summary``: the named query (``get_project``), low
   cardinality by construction;
-* ``db.system.name``: ``"duckdb"``; ``db.namespace``: the database file;
+* ``db.system.name``: ``"duckdb"`` (``db.namespace``: the database file) or
+  ``"postgresql"`` (``db.namespace``: the database's name);
 * ``db.operation.name``: the statement's kind from DuckDB's own parser
   (``SELECT``, ``INSERT``, ``UPDATE``, ...), read once per SQL text;
 * ``db.query.text``: the SQL with its placeholders (never a parameter value);
@@ -26,6 +27,7 @@ import threading
 import time
 from importlib import metadata
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -57,6 +59,9 @@ class _Engine(Protocol):
 class _Config(Protocol):
     @property
     def database(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
 
 
 class _Operations:
@@ -93,16 +98,18 @@ def _parse_kind(sql: str) -> str:
 class _SpanListener:
     """The query listener ``instrument`` adds: one span per event."""
 
-    def __init__(self, tracer: trace.Tracer, database: str) -> None:
+    def __init__(self, tracer: trace.Tracer, database: str, system: str = "duckdb") -> None:
         self._tracer = tracer
         self._database = database
+        #: OpenTelemetry's db.system.name: "duckdb" or "postgresql".
+        self._system = system
         self._operations = _Operations()
 
     def __call__(self, event: QueryEvent) -> None:
         end = time.time_ns()
         start = end - int(event.duration * 1e9)
         attributes: dict[str, str | int | bool] = {
-            "db.system.name": "duckdb",
+            "db.system.name": self._system,
             "db.namespace": self._database,
             "db.operation.name": self._operations.of(event.sql),
             "db.query.summary": event.name,
@@ -138,6 +145,12 @@ def instrument(engine: _Engine, *, tracer_provider: TracerProvider | None = None
     ``engine.remove_query_listener(listener)``.
     """
     tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=tracer_provider)
-    listener = _SpanListener(tracer, engine.config.database)
+    config = engine.config
+    if config.backend == "postgresql":
+        # The database's name (never the URL: it may hold a password).
+        namespace = urlsplit(config.database).path.lstrip("/")
+        listener = _SpanListener(tracer, namespace, "postgresql")
+    else:
+        listener = _SpanListener(tracer, config.database)
     engine.add_query_listener(listener)
     return listener

@@ -180,6 +180,8 @@ class QueryBuilder(Generic[ModelT]):
                 f"filter_json compares JSON scalars (str, int, float, bool, None), not {type(value).__name__}"
             )
         quoted = f'"{field}"'
+        if self._session.driver.name == "postgresql":
+            return self._with_condition(partial(_postgres_json_match, quoted, json_path, value))
 
         def build(prefix: str) -> Condition:
             path, wanted = f"${prefix}_path", f"${prefix}_value"
@@ -253,9 +255,7 @@ class QueryBuilder(Generic[ModelT]):
     async def exists(self) -> bool:
         """Whether any row matches."""
         where, params = self._where()
-        sql = (
-            f"SELECT EXISTS (SELECT 1 FROM ({base_sql(self._base)}) AS rows WHERE {where}) AS found"
-        )
+        sql = f"SELECT EXISTS (SELECT 1 FROM ({base_sql(self._base, self._session.driver)}) AS rows WHERE {where}) AS found"
         return await self._run(lambda db: bool(db.composed(self._base, sql, params)[0]["found"]))
 
     async def all_and_count(self) -> tuple[list[ModelT], int]:
@@ -315,12 +315,15 @@ class QueryBuilder(Generic[ModelT]):
         """The base query's rows that match, in the builder's order. DuckDB picks
         a page of them (LIMIT up to 1,000) in two steps: see ``core/pool.py``'s
         ``SESSION_SETUP``."""
-        base = base_sql(self._base)
+        base = base_sql(self._base, self._session.driver)
         return f"SELECT * FROM ({base}) AS rows WHERE {where} ORDER BY {compile_order(self._order)}"
 
     def _count(self) -> tuple[str, dict[str, Any]]:
         where, params = self._where()
-        return f"SELECT count(*) AS n FROM ({base_sql(self._base)}) AS rows WHERE {where}", params
+        return (
+            f"SELECT count(*) AS n FROM ({base_sql(self._base, self._session.driver)}) AS rows WHERE {where}",
+            params,
+        )
 
     def _models(self, db: StatementRunner, sql: str, params: dict[str, Any]) -> list[ModelT]:
         rows = db.composed(self._base, sql, params)
@@ -375,3 +378,32 @@ class QueryBuilder(Generic[ModelT]):
             if value is not None:
                 params[f"k{j}"] = value
         return Condition("(" + (" OR ".join(alternatives) or "FALSE") + ")", params)
+
+
+def _postgres_json_match(
+    quoted: str, json_path: str, value: str | int | float | bool | None, prefix: str
+) -> Condition:
+    """``filter_json`` on PostgreSQL: the same matches with jsonb's operators.
+    The path (already checked against ``JSON_PATH``) is bound as a text array
+    for ``#>``; the value, as on DuckDB, is a bound parameter."""
+    steps = [step for step in re.split(r"[.\[\]]", json_path[1:]) if step]
+    path, wanted = f"${prefix}_path", f"${prefix}_value"
+    found = f"({quoted} #> {path})"
+    kind = f"jsonb_typeof({found})"
+    params: dict[str, Any] = {f"{prefix}_path": steps}
+    if value is None:
+        return Condition(f"{kind} = 'null'", params)
+    if isinstance(value, bool):
+        params[f"{prefix}_value"] = "true" if value else "false"
+        sql = f"{kind} = 'boolean' AND ({quoted} #>> {path}) = {wanted}"
+    elif isinstance(value, str):
+        params[f"{prefix}_value"] = value
+        sql = f"{kind} = 'string' AND ({quoted} #>> {path}) = {wanted}"
+    elif isinstance(value, int):
+        # numeric compares exactly (2**53 and 2**53 + 1 differ); 7.0 equals 7, as in Python.
+        params[f"{prefix}_value"] = str(value)
+        sql = f"{kind} = 'number' AND {found}::numeric = CAST({wanted} AS numeric)"
+    else:
+        params[f"{prefix}_value"] = value
+        sql = f"{kind} = 'number' AND {found}::double precision = {wanted}"
+    return Condition(f"({sql})", params)

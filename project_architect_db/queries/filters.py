@@ -33,7 +33,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..core.statements import Statement, checked_query
+from ..core.driver import DUCKDB, Driver
+from ..core.statements import Statement
 from ..errors import InvalidQueryError
 
 __all__ = [
@@ -172,10 +173,12 @@ def compile_filter(model: type[BaseModel], key: str, value: Any, parameter: str)
         items = [checked_value(model, info, item, what) for item in value]
         if not items:
             return Condition("FALSE" if lookup == "in" else "TRUE")
+        # = ANY(list) reads the same on DuckDB and PostgreSQL (and is faster on
+        # DuckDB than list_contains); the list never holds NULL (refused above).
         if lookup == "in":
-            return Condition(f"list_contains(${parameter}, {quoted})", {parameter: items})
+            return Condition(f"{quoted} = ANY(${parameter})", {parameter: items})
         return Condition(
-            f"({quoted} IS NULL OR NOT list_contains(${parameter}, {quoted}))", {parameter: items}
+            f"({quoted} IS NULL OR NOT ({quoted} = ANY(${parameter})))", {parameter: items}
         )
     if isinstance(value, list | tuple | set | frozenset | dict):
         raise InvalidQueryError(
@@ -205,7 +208,8 @@ def compile_filter(model: type[BaseModel], key: str, value: Any, parameter: str)
     if not isinstance(value, str):
         raise InvalidQueryError(f"filter {key} takes a string, not {value!r}")
     if lookup == "contains":
-        return Condition(f"contains(lower({quoted}), lower(${parameter}))", {parameter: value})
+        # strpos, not DuckDB's contains(): the same text runs on PostgreSQL.
+        return Condition(f"strpos(lower({quoted}), lower(${parameter})) > 0", {parameter: value})
     return Condition(f"starts_with({quoted}, ${parameter})", {parameter: value})
 
 
@@ -257,8 +261,9 @@ def compile_order(terms: Sequence[tuple[str, bool]]) -> str:
     )
 
 
-def base_sql(base: Statement) -> str:
-    return checked_query(base).sql.strip().rstrip(";")
+def base_sql(base: Statement, driver: Driver = DUCKDB) -> str:
+    """The text of the named query composed SQL wraps, on ``driver``'s backend."""
+    return driver.query(base).sql.strip().rstrip(";")
 
 
 def check_count(label: str, number: Any) -> int:
