@@ -11,6 +11,12 @@
 4. Every statement the library runs (``core/statements.py``) exists, declares
    the parameters the code passes, and has an operation (its suffix) that fits
    how the code runs it.
+5. PostgreSQL's twins (``postgres/``, see ``postgres/catalog.py``) each name
+   their DuckDB query, take its parameters and operation, and were reviewed
+   against its current text: a DuckDB query changed since its twin's review
+   fails here, naming both and the new hash. PostgreSQL's migrations are
+   numbered without gaps. (The twins run for real in the equality suite,
+   tests/postgres/test_equality.py.)
 
 Each failure names ``file:line``, the query, what is wrong and DuckDB's message.
 """
@@ -25,6 +31,7 @@ import duckdb
 
 from .core.sql import Catalog, NamedQuery, load_catalog
 from .core.statements import REGISTRY, Statement, contract_problem
+from .postgres.catalog import load_postgres_catalog
 from .repositories import (
     ConversationRepository,
     DocumentRepository,
@@ -83,6 +90,9 @@ class CheckReport:
     migrations: int
     statements: int
     failures: tuple[Failure, ...]
+    #: Queries with a PostgreSQL twin, and PostgreSQL migrations.
+    twins: int = 0
+    postgres_migrations: int = 0
 
     @property
     def ok(self) -> bool:
@@ -106,12 +116,21 @@ def check_sql(directory: Path | None = None) -> CheckReport:
     finally:
         connection.close()
     failures += _contract(catalog)
+    postgres = load_postgres_catalog(catalog.directory)
+    known = {(failure.location, failure.problem) for failure in failures}
+    failures += [
+        Failure(problem.location, None, problem.problem)
+        for problem in postgres.problems
+        if (problem.location, problem.problem) not in known  # the shared files' own
+    ]
     return CheckReport(
         catalog.directory,
         len(catalog.queries),
         len(catalog.migrations),
         len(REGISTRY),
         tuple(failures),
+        len(postgres.twins),
+        len(postgres.migrations),
     )
 
 

@@ -17,8 +17,9 @@ def register(commands: Any) -> None:
         description="Load every SQL file; apply every migration in order to a fresh in-memory "
         "database; prepare every named query against that schema (parameters bound to NULL, "
         "nothing run); check that every query the library runs exists with the parameters "
-        "it passes and an operation (the -- name: suffix) that fits how it runs it. Each "
-        "failure prints 'file:line: query NAME: what is wrong' and DuckDB's message; the "
+        "it passes and an operation (the -- name: suffix) that fits how it runs it; check "
+        "that every PostgreSQL twin under postgres/ was reviewed against its DuckDB query's "
+        "current text (the sha256 on its twin-of line). Each failure prints 'file:line: query NAME: what is wrong' and DuckDB's message; the "
         "exit code is 1 if there is any.",
     )
     add_sql_dir(check)
@@ -31,7 +32,8 @@ def _check(args: argparse.Namespace) -> int:
     for failure in report.failures:
         print(failure, file=sys.stderr)
     summary = (
-        f"{report.queries} named queries, {report.migrations} migrations, "
+        f"{report.queries} named queries ({report.twins} with a PostgreSQL twin), "
+        f"{report.migrations} migrations ({report.postgres_migrations} for PostgreSQL), "
         f"{report.statements} statements the library runs, in {report.directory}"
     )
     if report.ok:

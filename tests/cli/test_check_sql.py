@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from project_architect_db.core.migrations import migrations
-from project_architect_db.core.sql import queries, sql_directory
+from project_architect_db.core.sql import load_catalog, migrations, queries, sql_directory
+from project_architect_db.postgres.catalog import load_postgres_catalog, twin_hash
 from project_architect_db.sqlcheck import check_sql
 
 from .conftest import Cli
@@ -38,8 +38,11 @@ def line_of(path: Path, text: str) -> int:
 def test_the_installed_files_pass(cli: Cli) -> None:
     done = cli("check-sql")
     assert done.returncode == 0, done.stderr
+    postgres = load_postgres_catalog()
     assert done.stdout.startswith(
-        f"check-sql: all fine: {len(queries())} named queries, {len(migrations())} migrations"
+        f"check-sql: all fine: {len(queries())} named queries ({len(postgres.twins)} with a "
+        f"PostgreSQL twin), {len(migrations())} migrations ({len(postgres.migrations)} for "
+        "PostgreSQL)"
     )
     assert done.stderr == ""
 
@@ -72,7 +75,13 @@ def test_a_broken_query_and_a_renamed_parameter_fail_ci(cli: Cli, sql_copy: Path
         f"analytics/cross_entity.sql:{renamed}: query cross_entity: declares parameters "
         "(as_of) but the library passes (now)"
     ) in done.stderr
-    assert "check-sql: 2 problem(s)" in done.stderr
+    # Its PostgreSQL twin no longer matches either: reviewing it is part of the change.
+    assert "postgres/analytics/cross_entity.sql:" in done.stderr
+    assert (
+        "query cross_entity: takes (now) as select one, but its DuckDB twin "
+        "analytics/cross_entity.sql:cross_entity takes (as_of)"
+    ) in done.stderr
+    assert "check-sql: 3 problem(s)" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -135,3 +144,77 @@ def test_a_missing_sql_directory_is_a_usage_error(cli: Cli, tmp_path: Path) -> N
     done = cli("check-sql", "--sql-dir", tmp_path / "nowhere")
     assert done.returncode == 2
     assert "is not a directory" in done.stderr
+
+
+def test_a_duckdb_query_changed_after_its_twin_was_reviewed_fails_until_reviewed(
+    cli: Cli, sql_copy: Path
+) -> None:
+    # An analyst makes the DuckDB query also skip archived projects...
+    edit(
+        sql_copy / "projects.sql",
+        "WHERE list_contains(CAST(:ids AS BIGINT[]), id)\n  AND deleted_at IS NULL;",
+        "WHERE list_contains(CAST(:ids AS BIGINT[]), id)\n  AND deleted_at IS NULL\n"
+        "  AND status <> 'archived';",
+    )
+    done = cli("check-sql", "--sql-dir", str(sql_copy))
+    assert done.returncode == 1
+    twin_line = line_of(sql_copy / "postgres" / "projects.sql", "-- name: projects_by_ids(ids)")
+    new_hash = twin_hash(load_catalog(sql_copy).queries["projects_by_ids"])
+    assert (
+        f"postgres/projects.sql:{twin_line}: query projects_by_ids: its DuckDB twin "
+        f"projects.sql:projects_by_ids changed since the twin was reviewed (sha256:81174afa92d5 "
+        f"then, sha256:{new_hash} now)"
+    ) in done.stderr
+    assert done.stderr.count("changed since the twin was reviewed") == 1
+    # ...reviews the PostgreSQL twin, makes the same change there, records the new hash.
+    edit(
+        sql_copy / "postgres" / "projects.sql",
+        "WHERE id = ANY (CAST(:ids AS bigint[]))\n  AND deleted_at IS NULL;",
+        "WHERE id = ANY (CAST(:ids AS bigint[]))\n  AND deleted_at IS NULL\n"
+        "  AND status <> 'archived';",
+    )
+    edit(sql_copy / "postgres" / "projects.sql", "sha256:81174afa92d5", f"sha256:{new_hash}")
+    done = cli("check-sql", "--sql-dir", str(sql_copy))
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_comment_change_needs_no_review(sql_copy: Path) -> None:
+    edit(
+        sql_copy / "projects.sql",
+        "-- in one statement (coalesced reads).",
+        "-- in one statement (coalesced reads; see core/coalesce.py).",
+    )
+    assert check_sql(sql_copy).ok
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            "-- twin-of: projects.sql:projects_by_ids sha256:81174afa92d5\n",
+            "",
+            "a PostgreSQL twin must say which DuckDB query it stands for",
+        ),
+        (
+            "-- twin-of: projects.sql:projects_by_ids sha256:",
+            "-- twin-of: documents.sql:projects_by_ids sha256:",
+            "its twin-of line names documents.sql:projects_by_ids, but the DuckDB query of that "
+            "name is projects.sql:projects_by_ids",
+        ),
+        (
+            "-- name: projects_by_ids(ids)\n",
+            "-- name: projects_by_ids(ids)^\n",
+            "takes (ids) as select one, but its DuckDB twin projects.sql:projects_by_ids "
+            "takes (ids) as select; they must match",
+        ),
+    ],
+)
+def test_a_twin_that_does_not_match_its_duckdb_query_is_named(
+    sql_copy: Path, old: str, new: str, problem: str
+) -> None:
+    edit(sql_copy / "postgres" / "projects.sql", old, new)
+    report = check_sql(sql_copy)
+    assert [failure.query for failure in report.failures] == [None]
+    [failure] = report.failures
+    assert failure.location.startswith("postgres/projects.sql:")
+    assert problem in failure.problem
