@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..core.config import is_postgres_url, parse_database_url, redact_url
 from ..core.sql import Catalog, NamedQuery, load_catalog, sql_directory, use_sql_directory
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "UsageError",
     "add_sql_dir",
     "catalog_of",
+    "database_source",
     "existing_database",
     "find_query",
     "new_file",
@@ -101,6 +103,17 @@ def find_query(catalog: Catalog, name: str) -> NamedQuery:
         f"no query named {name!r} in {catalog.directory}.{hint} "
         "List them with 'project-architect-db queries' (add --grep TEXT to narrow)."
     )
+
+
+def database_source(text: str) -> str | Path:
+    """What ``--database`` names: a PostgreSQL URL (checked, kept as text) or an
+    existing DuckDB file."""
+    if is_postgres_url(text.strip()):
+        try:
+            return parse_database_url(text)
+        except ValueError as exc:
+            raise UsageError(f"--database {redact_url(text)!r}: {exc}") from None
+    return existing_database(Path(text))
 
 
 def existing_database(path: Path) -> Path:

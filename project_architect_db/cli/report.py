@@ -16,7 +16,7 @@ from ..schemas.common import to_utc
 from .common import (
     UsageError,
     add_sql_dir,
-    existing_database,
+    database_source,
     new_file,
     pending_output,
     run_library_on,
@@ -36,10 +36,10 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--database",
-        type=Path,
         required=True,
-        metavar="PATH",
-        help="an existing DuckDB file (opened read-only; never created)",
+        metavar="PATH_OR_URL",
+        help="an existing DuckDB file (opened read-only; never created), or a "
+        "postgresql:// URL (read in read-only transactions)",
     )
     parser.add_argument(
         "--output",
@@ -68,7 +68,7 @@ def register(commands: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    database = existing_database(args.database)
+    database = database_source(args.database)
     output = new_file(args.output, option="--output", overwrite=args.force)
     start, end = parse_moment(args.start, "--from"), parse_moment(args.end, "--to")
     if start is not None and end is not None and start >= end:
@@ -97,7 +97,8 @@ def parse_moment(text: str | None, option: str) -> datetime | None:
 
 
 async def _render(
-    database: Path, date_range: tuple[datetime | None, datetime | None], now: datetime
+    database: str | Path, date_range: tuple[datetime | None, datetime | None], now: datetime
 ) -> str:
-    async with DatabaseEngine(str(database), read_only=True) as engine, engine.session() as session:
-        return await build_report(session, date_range=date_range, now=now, source=database.name)
+    async with DatabaseEngine(database, read_only=True) as engine, engine.session() as session:
+        source = Path(database).name if isinstance(database, Path) else engine.config.label
+        return await build_report(session, date_range=date_range, now=now, source=source)

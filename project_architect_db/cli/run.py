@@ -31,7 +31,7 @@ from .common import (
     UsageError,
     add_sql_dir,
     catalog_of,
-    existing_database,
+    database_source,
     find_query,
     new_file,
     pending_output,
@@ -77,6 +77,10 @@ be given, each once.
 The database opens read-only and is never created. A query with a statement
 other than SELECT or EXPLAIN is refused unless --write (then it runs in one
 transaction and the rows changed are reported on stderr).
+
+--database may also be a postgresql:// URL: a catalog query then runs its
+PostgreSQL text (its twin under sql/postgres/ if it has one), a file's query
+runs as written, in one transaction, READ ONLY unless --write.
 """
 
 _EPILOG = """\
@@ -116,7 +120,11 @@ def register(commands: Any) -> None:
         help="the query to run from a FILE that holds several named queries",
     )
     parser.add_argument(
-        "--database", required=True, type=Path, metavar="PATH", help="an existing DuckDB file"
+        "--database",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="an existing DuckDB file, or a postgresql:// URL (the query's PostgreSQL text "
+        "runs, in a READ ONLY transaction unless --write)",
     )
     parser.add_argument(
         "--param",
@@ -182,14 +190,52 @@ class _Outcome:
 def _run(args: argparse.Namespace) -> int:
     """Check everything, then run; the output file appears only if all succeeded."""
     plan = _plan(args)
-    database = existing_database(args.database)
+    database = database_source(args.database)
     with pending_output(plan.output) as pending:
-        with _connect(database, read_only=not plan.write) as connection:
-            outcome = _execute(connection, plan, pending)
+        if isinstance(database, str):
+            outcome = _execute_on_postgres(database, plan, args, pending)
+        else:
+            with _connect(database, read_only=not plan.write) as connection:
+                outcome = _execute(connection, plan, pending)
         if outcome.result is not None:
             _emit(outcome.result, plan, pending)
     _report(plan, outcome)
     return 0
+
+
+def _execute_on_postgres(
+    url: str, plan: _Plan, args: argparse.Namespace, pending: Path | None
+) -> _Outcome:
+    """The plan on PostgreSQL (cli/postgres_run.py); the rows come back through
+    an in-memory DuckDB table, so the output is the same as from a file."""
+    from .postgres_run import postgres_text, run_on_postgres
+
+    from_catalog = _QUERY_NAME.fullmatch(args.target) is not None
+    if from_catalog:
+        texts = [postgres_text(plan.query, catalog_of(args).directory, from_catalog)]
+    else:
+        texts = [statement.query for statement in plan.statements]
+    rows, changed = run_on_postgres(
+        url,
+        texts,
+        plan.values,
+        write=plan.write,
+        limit=plan.limit,
+        label=f"{plan.query.name} ({plan.query.location})",
+    )
+    if rows is None:
+        return _Outcome(None, changed)
+    try:
+        last = duckdb.extract_statements("SELECT * FROM result")[0]
+        local = _Plan(
+            plan.query, [last], {}, False, plan.form, plan.output, None, plan.first_column_only
+        )
+        if plan.form == "parquet":
+            assert pending is not None
+            return _Outcome(None, changed, _parquet(rows, last, local, pending))
+        return _Outcome(_rows(rows, last, local), changed)
+    finally:
+        rows.close()
 
 
 # -- checks before the database opens ---------------------------------------------

@@ -41,7 +41,7 @@ from ..core.snapshot import (
     wal_path,
 )
 from ..errors import InvalidQueryError, ProjectArchitectDBError
-from .common import CommandError, UsageError, existing_database, new_file
+from .common import CommandError, UsageError, database_source, new_file
 from .tables import print_table
 
 __all__ = ["register"]
@@ -60,7 +60,11 @@ def register(commands: Any) -> None:
         "other process then): the app takes its own copy with 'await engine.snapshot(path)'.",
     )
     snapshot.add_argument(
-        "--database", type=Path, required=True, metavar="PATH", help="the DuckDB file to copy"
+        "--database",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the DuckDB file to copy, or a postgresql:// URL (its data as of one "
+        "transaction, in a new DuckDB file)",
     )
     snapshot.add_argument(
         "--to", type=Path, required=True, metavar="FILE", help="the copy to write (a new file)"
@@ -76,7 +80,10 @@ def register(commands: Any) -> None:
         "directory. Load it back with 'import'.",
     )
     export.add_argument(
-        "--database", type=Path, required=True, metavar="PATH", help="the DuckDB file to export"
+        "--database",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the DuckDB file to export, or a postgresql:// URL (read as of one transaction)",
     )
     export.add_argument(
         "--to",
@@ -123,9 +130,9 @@ def register(commands: Any) -> None:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
-    database = _duckdb_path(existing_database(args.database), "--database")
+    database = _source(args.database)
     target = _duckdb_path(new_file(args.to, option="--to", overwrite=args.force), "--to")
-    if same_file(database, target):
+    if isinstance(database, Path) and same_file(database, target):
         raise UsageError(
             f"--to {str(target)!r} is the database itself; write the copy to another file"
         )
@@ -138,7 +145,7 @@ def _snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _write_snapshot(database: Path, target: Path, force: bool) -> SnapshotInfo:
+async def _write_snapshot(database: str | Path, target: Path, force: bool) -> SnapshotInfo:
     async with _source_engine(database) as engine:
         try:
             return await engine.snapshot(target, overwrite=force)
@@ -150,7 +157,7 @@ async def _write_snapshot(database: Path, target: Path, force: bool) -> Snapshot
 
 
 def _export(args: argparse.Namespace) -> int:
-    database = _duckdb_path(existing_database(args.database), "--database")
+    database = _source(args.database)
     directory = _duckdb_path(_new_directory(args.to), "--to")
     temporary = temporary_beside(directory, "export")
     try:
@@ -173,8 +180,16 @@ def _export(args: argparse.Namespace) -> int:
 
 
 async def _write_export(
-    database: Path, temporary: Path, export_format: ExportFormat
+    database: str | Path, temporary: Path, export_format: ExportFormat
 ) -> dict[str, int]:
+    if isinstance(database, str):
+        # PostgreSQL: a snapshot into a DuckDB file beside the export, exported by DuckDB.
+        copy = temporary.with_name(temporary.name + ".duckdb")
+        try:
+            await _write_snapshot(database, copy, False)
+            return await _write_export(copy, temporary, export_format)
+        finally:
+            discard(copy)
     async with _source_engine(database) as engine, engine.session() as session:
         try:
             return await export_database(session, temporary, export_format)
@@ -298,7 +313,15 @@ def _export_directory(path: Path) -> Path:
 # -- shared ----------------------------------------------------------------------------
 
 
-def _source_engine(database: Path) -> DatabaseEngine:
+def _source(text: str) -> str | Path:
+    """``--database``: a PostgreSQL URL, or an existing DuckDB file DuckDB can name."""
+    database = database_source(text)
+    if isinstance(database, Path):
+        return _duckdb_path(database, "--database")
+    return database
+
+
+def _source_engine(database: str | Path) -> DatabaseEngine:
     """The database to copy: read-only (others may read it too) and unmigrated."""
     return DatabaseEngine(database, read_only=True, migrate=False, pool_size=1, max_overflow=0)
 
