@@ -1,5 +1,12 @@
 """Shared fixtures: every async test runs on asyncio and on trio, each against
-its own DuckDB file (so pytest-xdist workers never share one).
+its own DuckDB file (so pytest-xdist workers never share one), or, with
+``--pad-database-url postgresql://...``, against PostgreSQL (a database per
+xdist worker, emptied before each test).
+
+On PostgreSQL the tests of DuckDB-only behaviour are deselected: those marked
+``duckdb_only`` and those that use the DuckDB file itself (the ``db_path``
+fixture: a second process on the file, read-only opens, snapshots of it).
+They run in the same CI run on DuckDB.
 
 The database fixtures are the library's own pytest plugin (project_architect_db.testing,
 loaded through its pytest11 entry point, as in any project that installs the library):
@@ -16,6 +23,7 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from project_architect_db import DatabaseEngine, EngineOptions, Session
+from project_architect_db.testing import postgres_test_database
 
 # pytester runs throwaway user projects (tests/test_testing_plugin.py); plugins can
 # only be named here, in the top-level conftest.
@@ -37,11 +45,28 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def pad_database_url(db_path: Path) -> Path:
-    # The plugin's engine opens db_path, which some tests open themselves (a second
-    # process or a read-only engine on the same file). This also keeps the suite on
-    # its files whatever --pad-database-url / PAD_DATABASE_URL say.
-    return db_path
+def pad_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    # On DuckDB the plugin's engine opens db_path's file (without asking for the
+    # fixture, so that asking for db_path marks a test as DuckDB-only), which some
+    # tests open themselves (a second process or a read-only engine on the file).
+    postgres = postgres_test_database(request.config)
+    if postgres is not None:
+        return postgres.prepare()
+    return tmp_path / "test.duckdb"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if postgres_test_database(config) is None:
+        return
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        duckdb_only = item.get_closest_marker("duckdb_only") is not None
+        uses_file = "db_path" in getattr(item, "fixturenames", ())
+        (deselected if duckdb_only or uses_file else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @pytest.fixture
@@ -72,9 +97,9 @@ def portal(request: pytest.FixtureRequest) -> Iterator[BlockingPortal]:
 
 @pytest.fixture
 def portal_engine(
-    portal: BlockingPortal, db_path: Path
+    portal: BlockingPortal, pad_database_url: str | Path
 ) -> Iterator[tuple[BlockingPortal, DatabaseEngine]]:
-    engine = DatabaseEngine(db_path)
+    engine = DatabaseEngine(pad_database_url)
     portal.call(engine.connect)
     try:
         yield portal, engine

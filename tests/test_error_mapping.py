@@ -35,6 +35,9 @@ from project_architect_db.errors import DUCKDB_ERRORS, Stage, duckdb_error_rule,
 
 TABLE = "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)"
 
+# DuckDB's exceptions and their table; PostgreSQL's are tests/postgres/test_error_mapping_postgres.py.
+pytestmark = pytest.mark.duckdb_only
+
 
 @dataclass(frozen=True)
 class Case:

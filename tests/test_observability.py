@@ -162,7 +162,7 @@ async def test_listeners_hear_every_statement(engine: DatabaseEngine) -> None:
         with pytest.raises(InvalidQueryError):
             await session.execute("SELEC 1")
     async with engine.transaction() as session:
-        await session.execute("SELECT * FROM range(3)")
+        await session.execute("SELECT * FROM generate_series(1, 3)")
 
     by_name = {event.name: event for event in events}
     get = next(e for e in events if e.name == "get_project")

@@ -245,7 +245,7 @@ def test_bulk_index_equals_the_one_row_index(
             async def terms(id: int) -> list[tuple[str, str, int]]:
                 rows = await session.execute(
                     "SELECT field, term, tf FROM search_terms"
-                    " WHERE entity = 'project' AND entity_id = $id ORDER BY ALL",
+                    " WHERE entity = 'project' AND entity_id = $id ORDER BY field, term, tf",
                     {"id": id},
                 )
                 return [(row["field"], row["term"], row["tf"]) for row in rows]

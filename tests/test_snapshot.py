@@ -42,6 +42,10 @@ from project_architect_db.core.snapshot import SnapshotInfo, detach_copy, publis
 
 # -- helpers ---------------------------------------------------------------------------------
 
+# DuckDB's own copy (ATTACH + COPY FROM DATABASE); a PostgreSQL engine's snapshot
+# is tests/postgres/test_snapshot_and_cli.py.
+pytestmark = pytest.mark.duckdb_only
+
 
 async def table_rows(engine: DatabaseEngine) -> dict[str, list[dict[str, Any]]]:
     """Every table of the engine's database, every row, in a fixed order."""

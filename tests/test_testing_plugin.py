@@ -340,8 +340,9 @@ def test_a_file_the_plugin_did_not_create_is_never_touched(
 @pytest.mark.parametrize(
     ("source", "url", "message"),
     [
-        ("env", "postgresql://localhost/app", "not a duckdb:// URL or a path"),
+        ("env", "mysql://localhost/app", "not a duckdb://, postgresql:// URL or a path"),
         ("option", "duckdb://host/app.duckdb", "has a host part"),
+        ("option", "postgresql://localhost", "names no database"),
     ],
 )
 def test_a_url_the_engine_cannot_open_stops_the_run_with_a_usage_error(

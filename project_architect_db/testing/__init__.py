@@ -35,8 +35,7 @@ for both).
 
 Choosing the database
     ``--pad-database-url URL`` on the command line, or the ``PAD_DATABASE_URL``
-    environment variable (the option wins), replaces the ``tmp_path`` file. Today
-    the engine opens DuckDB only, so the URL is a DuckDB URL or path:
+    environment variable (the option wins), replaces the ``tmp_path`` file:
 
     * ``duckdb:///:memory:``: every test gets its own in-memory database (the
       fastest choice; nothing touches the disk).
@@ -48,8 +47,14 @@ Choosing the database
       file it did not create: a test finding the file already there fails and
       says so (delete the file, or pick another name).
 
-    Any other URL (``postgresql://...``) stops the run with a usage error until the
-    engine supports a server. A bad URL stops the run too, naming where it came from.
+    * ``postgresql://user:password@host:5432/dbname``: a PostgreSQL server. The
+      plugin never writes to ``dbname`` itself: each pytest process (each xdist
+      worker) creates its own database beside it, ``dbname_pad_main`` or
+      ``dbname_pad_gw0``..., and drops it when the run ends; every test starts
+      from the empty migrated schema (tables truncated, sequences restarted).
+      The user needs the right to create databases.
+
+    A bad URL stops the run, naming where it came from.
 
 Factories
     ``ProjectFactory``, ``ConversationFactory``, ``DocumentFactory`` and
@@ -75,14 +80,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..core.config import MEMORY, EngineOptions, parse_database_url
+from ..core.config import MEMORY, EngineOptions, is_postgres_url, parse_database_url, redact_url
 from ..core.engine import DatabaseEngine
 from ..core.session import Session
+from .postgres import TestDatabases
 
 if TYPE_CHECKING:  # the real types for type checkers; at run time __getattr__ loads them
     from .factories import ConversationFactory, DocumentFactory, ProjectFactory, RepositoryFactory
 
-__all__ = ["ConversationFactory", "DocumentFactory", "ProjectFactory", "RepositoryFactory"]
+__all__ = [
+    "ConversationFactory",
+    "DocumentFactory",
+    "ProjectFactory",
+    "RepositoryFactory",
+    "postgres_test_database",
+]
 
 #: The command-line option that sets the test database (wins over ``_ENV_VAR``).
 _OPTION = "--pad-database-url"
@@ -135,6 +147,7 @@ class _Override:
 
 
 _OVERRIDE = pytest.StashKey["_Override | None"]()
+_POSTGRES = pytest.StashKey["TestDatabases | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -146,8 +159,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         help=(
             "database of the pad_engine fixture instead of a fresh file in each test's "
-            "tmp_path: duckdb:///:memory: (a database per test) or a DuckDB file (fresh "
-            f"per test, one per xdist worker, deleted after each test). Default: ${_ENV_VAR}."
+            "tmp_path: duckdb:///:memory: (a database per test), a DuckDB file (fresh "
+            "per test, one per xdist worker, deleted after each test) or a postgresql:// "
+            "URL (a database per xdist worker beside the one named, emptied before each "
+            f"test, dropped at the end). Default: ${_ENV_VAR}."
         ),
     )
 
@@ -155,14 +170,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Read and check the database override once, so a bad one stops the run
     before any test with a usage error that says where it came from."""
-    config.stash[_OVERRIDE] = _read_override(config)
+    override = config.stash[_OVERRIDE] = _read_override(config)
+    postgres = None
+    if override is not None and is_postgres_url(override.database):
+        workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        worker = "main" if workerinput is None else str(workerinput["workerid"])
+        postgres = TestDatabases(override.database, worker)
+    config.stash[_POSTGRES] = postgres
+
+
+def postgres_test_database(config: pytest.Config) -> TestDatabases | None:
+    """This run's PostgreSQL test database, when ``--pad-database-url`` (or
+    ``PAD_DATABASE_URL``) names a server: for a conftest that overrides
+    ``pad_database_url`` and still wants to honour the option."""
+    return config.stash.get(_POSTGRES, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    postgres = config.stash.get(_POSTGRES, None)
+    if postgres is not None:
+        postgres.drop()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     override = config.stash.get(_OVERRIDE, None)
     if override is None:
         return None
-    return f"project_architect_db: test database from {override.source}: {override.url}"
+    return f"project_architect_db: test database from {override.source}: {redact_url(override.url)}"
 
 
 def _read_override(config: pytest.Config) -> _Override | None:
@@ -176,9 +210,11 @@ def _read_override(config: pytest.Config) -> _Override | None:
         database = parse_database_url(url)
     except ValueError as exc:
         raise pytest.UsageError(
-            f"{source}={url!r}: {exc}. The test database must be 'duckdb:///:memory:' or a "
-            "DuckDB file (the engine opens DuckDB only; a server backend is planned)."
+            f"{source}={redact_url(url)!r}: {exc}. The test database must be "
+            "'duckdb:///:memory:', a DuckDB file or a postgresql:// URL."
         ) from None
+    if is_postgres_url(database):
+        return _Override(source=source, url=url, database=database)
     if database != MEMORY:
         database = str(Path(database).absolute())  # tests may change directory
     return _Override(source=source, url=url, database=database)
@@ -212,6 +248,10 @@ def pad_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         return
     if override.database == MEMORY:
         yield "duckdb:///:memory:"
+        return
+    postgres = request.config.stash.get(_POSTGRES, None)
+    if postgres is not None:
+        yield postgres.prepare()
         return
     path = _worker_file(Path(override.database), request.config)
     if path.exists():

@@ -213,6 +213,30 @@ SNAPSHOT_SQL = (
     )
     + f" UNION ALL SELECT kind, item, NULL, NULL FROM ({SCHEMA_SQL}) ORDER BY ALL"
 )
+#: The same on PostgreSQL: its catalog, and a digest of each table's rows as text.
+POSTGRES_SCHEMA_SQL = """
+SELECT 'column' AS kind, table_name || '.' || column_name || ' ' || data_type AS item
+FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL SELECT 'table', schemaname || '.' || tablename FROM pg_tables
+    WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL SELECT 'index', indexname || ' ON ' || tablename FROM pg_indexes
+    WHERE schemaname = 'public'
+UNION ALL SELECT 'sequence', sequencename FROM pg_sequences
+UNION ALL SELECT 'view', viewname FROM pg_views WHERE schemaname = 'public'
+UNION ALL SELECT 'type', typname FROM pg_type
+    WHERE typnamespace = 'public'::regnamespace AND typtype <> 'c' AND typcategory <> 'A'
+UNION ALL SELECT 'function', proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+"""
+POSTGRES_SNAPSHOT_SQL = (
+    " UNION ALL ".join(
+        f"SELECT 'rows' AS kind, '{name}' AS item, count(*) AS n, "
+        f"coalesce(md5(string_agg(md5(x::text), '' ORDER BY md5(x::text))), '') AS digest "
+        f'FROM "{name}" AS x'
+        for name in TABLES
+    )
+    + f" UNION ALL SELECT kind, item, NULL, NULL FROM ({POSTGRES_SCHEMA_SQL}) AS s"
+    + " ORDER BY 1, 2, 3, 4"
+)
 
 
 @dataclass(frozen=True)
@@ -223,7 +247,8 @@ class Snapshot:
 
 
 async def take_snapshot(engine: DatabaseEngine) -> Snapshot:
-    rows = await engine.execute_raw(SNAPSHOT_SQL)
+    on_postgres = engine.config.backend == "postgresql"
+    rows = await engine.execute_raw(POSTGRES_SNAPSHOT_SQL if on_postgres else SNAPSHOT_SQL)
     return Snapshot(
         schema=tuple((row["kind"], row["item"]) for row in rows if row["kind"] != "rows"),
         tables={

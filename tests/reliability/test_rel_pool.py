@@ -306,7 +306,8 @@ async def test_close_finishes_in_flight_work_refuses_new_sessions_and_interrupts
             {"title": "in flight", "name": "in flight", "messages": ["during close"]},
         ]
         audit = await session.execute(
-            "SELECT entity, action, count(*) AS n FROM audit_log GROUP BY ALL ORDER BY ALL"
+            "SELECT entity, action, count(*) AS n FROM audit_log "
+            "GROUP BY entity, action ORDER BY entity, action"
         )
         assert audit == [
             {"entity": "conversation", "action": "create", "n": 2},
