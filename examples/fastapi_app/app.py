@@ -12,6 +12,10 @@ single-call writes.
 Run it (one process per database file, see README.md)::
 
     APP_DATABASE_URL=duckdb:///app.duckdb uvicorn fastapi_app.app:create_app --factory --workers 1
+
+or, on PostgreSQL, with as many processes as you like::
+
+    APP_DATABASE_URL=postgresql://app@db:5432/app uvicorn fastapi_app.app:create_app --factory --workers 4
 """
 
 import os
@@ -73,7 +77,7 @@ def create_app(database_url: str | None = None, **options: Unpack[EngineOptions]
     variable, else ``duckdb:///app.duckdb``); ``options`` go to the engine.
 
     Snapshots go to ``APP_SNAPSHOT_DIR``, else a ``snapshots`` directory beside
-    the database file.
+    the database file (in the working directory for PostgreSQL).
     """
     url = database_url or os.environ.get("APP_DATABASE_URL", DEFAULT_DATABASE_URL)
     # Every request's database work is bounded: a runaway query becomes a 504
@@ -240,4 +244,6 @@ def _snapshot_directory(db: Database) -> Path:
     if configured:
         return Path(configured)
     config = db.engine.config
-    return (Path.cwd() if config.is_memory else Path(config.database).parent) / "snapshots"
+    if config.is_memory or config.backend == "postgresql":
+        return Path.cwd() / "snapshots"
+    return Path(config.database).parent / "snapshots"
