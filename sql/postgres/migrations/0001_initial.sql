@@ -22,8 +22,9 @@
 --     a child is inserted only when its parent is live, so the check is a
 --     guard that never fires for the library's own writes.
 --   * Indexes fit a row store with btrees: every index DuckDB has, one on each
---     foreign key, and the search_terms indexes 0003 dropped on DuckDB (there
---     they slowed bulk commits; a btree does not suffer ART's shared-key cost):
+--     foreign key, two for lists of live projects newest first, and the
+--     search_terms indexes 0003 dropped on DuckDB (there they slowed bulk
+--     commits; a btree does not suffer ART's shared-key cost):
 --     term for ranking (term = ANY($terms)), (entity, entity_id) for deleting
 --     one row's terms.
 
@@ -50,6 +51,15 @@ CREATE TABLE projects (
     deleted_at   timestamptz
 );
 ALTER SEQUENCE projects_id_seq OWNED BY projects.id;
+-- The live projects newest first, with or without a status filter: a page of the
+-- list is read off the index (0.2 ms for 100 of 100,000 rows) instead of sorting
+-- every match (9 ms). DESC NULLS LAST and the id tiebreak are the order the
+-- library's lists write (queries/filters.py, compile_order).
+CREATE INDEX projects_live_created_at_idx ON projects (created_at DESC NULLS LAST, id)
+    WHERE deleted_at IS NULL;
+CREATE INDEX projects_live_status_created_at_idx
+    ON projects (status, created_at DESC NULLS LAST, id)
+    WHERE deleted_at IS NULL;
 
 CREATE SEQUENCE conversations_id_seq START 1;
 CREATE TABLE conversations (
