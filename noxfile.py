@@ -41,7 +41,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, with every extra (and pytest, which the
     plugin in project_architect_db.testing is written against) installed."""
-    session.install(".[fastapi,testing,otel]", "pytest>=8.3", "mypy>=1.13")
+    session.install(".[fastapi,testing,otel,postgres]", "pytest>=8.3", "mypy>=1.13")
     session.run("mypy", "--strict", "project_architect_db")
 
 
@@ -59,8 +59,9 @@ def bench(session: nox.Session) -> None:
     """Benchmarks beside raw DuckDB and SQLAlchemy's ORM (the bench extra);
     `nox -s bench -- --quick --gate` is the CI-sized run that fails on a ratio
     below half its target, `-- --peers` adds SQLite peers. Results and SVG
-    charts go to benchmarks/results/."""
-    session.install(".[bench]")
+    charts go to benchmarks/results/. `-- --postgres URL` also runs them on
+    PostgreSQL beside raw psycopg (reported, not gated)."""
+    session.install(".[bench,postgres]")
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

@@ -977,7 +977,15 @@ def cli(argv: Sequence[str] | None = None) -> int:
         metavar="NAME",
         help=f"run only these benchmarks: {', '.join(BENCHMARKS)}",
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="then run the same benchmarks on PostgreSQL (postgres.py) beside raw psycopg, in "
+        "scratch databases created and dropped on the server URL names; reported, not gated",
+    )
     args = parser.parse_args(argv)
+    if args.postgres and importlib.util.find_spec("psycopg") is None:
+        parser.error("--postgres needs psycopg: pip install '.[postgres]'")
     chosen = [name for name in BENCHMARKS if not args.only or name in args.only]
     missing = missing_extras(chosen, args.peers)
     if missing:
@@ -990,10 +998,16 @@ def cli(argv: Sequence[str] | None = None) -> int:
     judged = judge_all(run.results)
     print()
     print(table(judged))
+    if args.postgres:
+        from postgres import add_to_report, postgres_part  # psycopg: the postgres extra
+
+        postgres_judged, server = postgres_part(args.postgres, args.quick, chosen, run.results)
     label = f"{'quick run' if args.quick else 'full run'}, {time.strftime('%Y-%m-%d')}"
     charts = write_charts(RESULTS, judged, run.peers, label)
     title = "Benchmarks (quick)" if args.quick else "Benchmarks"
     json_path, md_path = write_report(RESULTS, title, judged, run.peers, charts)
+    if args.postgres:
+        add_to_report(json_path, md_path, postgres_judged, server)
     print(f"wrote {json_path}, {md_path} and {len(charts)} charts in {RESULTS}")
     failed = failures(judged)
     if failed:
