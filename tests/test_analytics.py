@@ -170,6 +170,7 @@ TABLES = (
     "audit_log",
     "search_terms",
     "analytics_summaries",
+    "messages",
     "conversations",
     "documents",
     "repositories",

@@ -114,12 +114,15 @@ class PostgresConnection:
         self, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None
     ) -> _Cursor:
         cursor = self._cursor
-        if not parameters:
-            # Without parameters psycopg sends the text as it is (no % escapes).
-            cursor.execute(sql)
-        else:
-            positional = not isinstance(parameters, Mapping)
-            cursor.execute(psycopg_sql(sql, positional), parameters)
+        try:
+            if not parameters:
+                # Without parameters psycopg sends the text as it is (no % escapes).
+                cursor.execute(sql)
+            else:
+                positional = not isinstance(parameters, Mapping)
+                cursor.execute(psycopg_sql(sql, positional), parameters)
+        except UnicodeEncodeError as exc:
+            raise _not_utf8(exc) from exc
         return cursor  # type: ignore[return-value]
 
     def begin(self) -> None:
@@ -156,15 +159,28 @@ class PostgresConnection:
         self._staged.add(name)
         if table.num_rows:
             names = ", ".join(_identifier(field.name) for field in table.schema)
-            with cursor.copy(f"COPY {quoted} ({names}) FROM STDIN") as copy:
-                for row in zip(*(column.to_pylist() for column in table.columns), strict=True):
-                    copy.write_row(row)
+            try:
+                with cursor.copy(f"COPY {quoted} ({names}) FROM STDIN") as copy:
+                    for row in zip(*(column.to_pylist() for column in table.columns), strict=True):
+                        copy.write_row(row)
+            except UnicodeEncodeError as exc:
+                raise _not_utf8(exc) from exc
 
     def unregister(self, name: str) -> None:
         self._staged.discard(name)
         if self._connection.info.transaction_status == _IN_ERROR:
             return  # the rollback that follows removes a table this transaction made
         self._cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_identifier(name)}")
+
+
+def _not_utf8(exc: UnicodeEncodeError) -> psycopg.ProgrammingError:
+    """Text with a lone surrogate cannot be sent as UTF-8: psycopg's own class
+    for a value it cannot send, so the library's error table translates it
+    (DuckDB refuses the same text with an error of its own)."""
+    return psycopg.ProgrammingError(
+        f"text that is not valid Unicode (a lone surrogate at position {exc.start}) cannot "
+        "be sent as UTF-8"
+    )
 
 
 def _identifier(name: str) -> str:

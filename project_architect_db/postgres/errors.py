@@ -188,7 +188,11 @@ POSTGRES_ERRORS: tuple[PostgresErrorRule, ...] = (
         (),
         InvalidQueryError,
         "a value cannot be sent to PostgreSQL: {text}",
-        lambda exc: isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None,
+        # Refused by psycopg before anything reached the server: a type it cannot
+        # adapt, text with a NUL (PostgreSQL text cannot hold one).
+        lambda exc: (
+            isinstance(exc, psycopg.ProgrammingError | psycopg.DataError) and exc.sqlstate is None
+        ),
     ),
     PostgresErrorRule(
         "other", _STATEMENTS, (), DatabaseError, "PostgreSQL failed ({state}): {text}"

@@ -111,7 +111,9 @@ class QueryBuilder(Generic[ModelT]):
         (see ``queries.filters`` for the lookups)."""
         clone = self
         for key, value in conditions.items():
-            clone = clone._with_condition(partial(compile_filter, self._model, key, value))
+            clone = clone._with_condition(
+                partial(compile_filter, self._model, key, value, backend=self._session.driver.name)
+            )
         return clone
 
     def filter_by_date_range(

@@ -133,6 +133,8 @@ def checked_value(model: type[BaseModel], info: FieldInfo, value: Any, what: str
         raise InvalidQueryError(
             f"{what}{value!r} does not fit {_label(model)}.{info.name}: {exc.errors()[0]['msg']}"
         ) from None
+    if isinstance(checked, str):
+        _refuse_nul(checked, model, info, what)
     if isinstance(checked, datetime) and checked.tzinfo is None:
         checked = checked.replace(tzinfo=UTC)
     if isinstance(checked, Enum):
@@ -142,6 +144,17 @@ def checked_value(model: type[BaseModel], info: FieldInfo, value: Any, what: str
     return checked
 
 
+def _refuse_nul(text: str, model: type[BaseModel], info: FieldInfo, what: str) -> None:
+    """Stored text never holds NUL (the schemas refuse it; PostgreSQL's text
+    cannot hold it), so a filter value with one is a mistake, said the same way
+    on every backend."""
+    if "\x00" in text:
+        raise InvalidQueryError(
+            f"{what}{text!r} holds a NUL (\\x00) character, which {_label(model)}.{info.name} "
+            "never holds; remove it"
+        )
+
+
 def _split(key: str) -> tuple[str, str]:
     name, separator, lookup = key.rpartition("__")
     if not separator:
@@ -149,8 +162,11 @@ def _split(key: str) -> tuple[str, str]:
     return name, lookup
 
 
-def compile_filter(model: type[BaseModel], key: str, value: Any, parameter: str) -> Condition:
-    """The predicate for one ``field__lookup=value`` filter."""
+def compile_filter(
+    model: type[BaseModel], key: str, value: Any, parameter: str, *, backend: str = "duckdb"
+) -> Condition:
+    """The predicate for one ``field__lookup=value`` filter (``backend``: the
+    engine's ``driver.name``, for the one lookup whose SQL differs)."""
     name, lookup = _split(key)
     if lookup not in LOOKUPS:
         raise InvalidQueryError(
@@ -207,9 +223,16 @@ def compile_filter(model: type[BaseModel], key: str, value: Any, parameter: str)
         )
     if not isinstance(value, str):
         raise InvalidQueryError(f"filter {key} takes a string, not {value!r}")
+    _refuse_nul(value, model, info, what)
     if lookup == "contains":
-        # strpos, not DuckDB's contains(): the same text runs on PostgreSQL.
-        return Condition(f"strpos(lower({quoted}), lower(${parameter})) > 0", {parameter: value})
+        # strpos, not DuckDB's contains(): the same text runs on PostgreSQL. There
+        # the value must be lowered under the column's collation ("C"), not the
+        # database's default, or a value would not contain itself; "C" folds ASCII
+        # letters only (DuckDB folds all of Unicode: README, "Scaling out").
+        value_text = f"${parameter}"
+        if backend == "postgresql":
+            value_text = f'CAST(${parameter} AS text) COLLATE "C"'
+        return Condition(f"strpos(lower({quoted}), lower({value_text})) > 0", {parameter: value})
     return Condition(f"starts_with({quoted}, ${parameter})", {parameter: value})
 
 

@@ -69,18 +69,34 @@ def _check_utf8(value: str) -> None:
 
 
 def _storable_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    """String keys and JSON values, no lone surrogates in its text (and no NaN or
-    Infinity: input models set ``allow_inf_nan=False``)."""
+    """String keys and JSON values, no lone surrogates and no NUL characters in
+    its text (and no NaN or Infinity: input models set ``allow_inf_nan=False``)."""
     # pydantic_core serializes in Rust (about 0.5 us for a small object): it
     # fails exactly on strings UTF-8 cannot hold (lone surrogates).
     try:
-        to_json(value)
+        text = to_json(value)
     except PydanticSerializationError:
         raise ValueError(
             "JSON text must be valid Unicode; a key or string value holds a lone surrogate, "
             "which UTF-8 (and so the database) cannot store"
         ) from None
+    # A NUL is written \u0000; the walk (slower) runs only when that text shows up.
+    if b"\\u0000" in text and _holds_nul(value):
+        raise ValueError(
+            "JSON keys and string values must not contain NUL (\\x00) characters: "
+            "PostgreSQL's jsonb cannot store them (text fields refuse them too)"
+        )
     return value
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
