@@ -137,10 +137,14 @@ class ProjectRepository(BaseRepository[Project]):
                 self.audit_trail.write(db, id, AuditAction.RESTORE, audit.RESTORE)
                 self.search_index.add(db, id, row)
                 for child in _CHILDREN:
-                    rows = db.rows(
-                        child.statements.restore_of_project,
-                        project_id=id,
-                        deleted_at=deleted["deleted_at"],
+                    # In id order: RETURNING gives no order, and the audit ids follow it.
+                    rows = sorted(
+                        db.rows(
+                            child.statements.restore_of_project,
+                            project_id=id,
+                            deleted_at=deleted["deleted_at"],
+                        ),
+                        key=lambda row: int(row["id"]),
                     )
                     child.audit_trail.write_many(
                         db,
@@ -165,12 +169,12 @@ class ProjectRepository(BaseRepository[Project]):
         self.search_index.remove(db, id)
         cascade = {"deleted_at": json_value(deleted_at), "cascade_from_project": id}
         for child in _CHILDREN:
-            ids = [
+            ids = sorted(  # id order: RETURNING gives none, and the audit ids follow it
                 r["id"]
                 for r in db.rows(
                     child.statements.soft_delete_of_project, project_id=id, deleted_at=deleted_at
                 )
-            ]
+            )
             child.audit_trail.write_many(db, ids, AuditAction.DELETE, cascade)
             child.search_index.remove_many(db, ids)
         return True
@@ -185,6 +189,8 @@ class ProjectRepository(BaseRepository[Project]):
         cascade = {"hard": True, "cascade_from_project": id}
         db.run(sql.DELETE_MESSAGES_OF_PROJECT, project_id=id)
         for child in _CHILDREN:
-            ids = [r["id"] for r in db.rows(child.statements.hard_delete_of_project, project_id=id)]
+            ids = sorted(
+                r["id"] for r in db.rows(child.statements.hard_delete_of_project, project_id=id)
+            )
             child.audit_trail.write_many(db, ids, AuditAction.DELETE, cascade)
         return True

@@ -174,5 +174,7 @@ CREATE INDEX search_terms_entity_idx ON search_terms (entity, entity_id);
 CREATE TABLE analytics_summaries (
     name     text COLLATE "C" PRIMARY KEY,
     built_at timestamptz NOT NULL,
-    payload  jsonb NOT NULL
+    -- json, not jsonb: a summary is read back whole, and must read back as it was
+    -- written (jsonb would reorder the keys of its distributions).
+    payload  json NOT NULL
 );
