@@ -209,11 +209,6 @@ class StatementRunner:
         with suppress(duckdb.TransactionException):
             self.connection.rollback()
 
-    def sql_of(self, statement: Statement) -> str:
-        """The text ``statement`` runs on this runner's backend (for SQL composed
-        around it, as the QueryBuilder does)."""
-        return self.driver.query(statement).sql
-
     @contextmanager
     def atomic(self) -> Iterator[StatementRunner]:
         """All statements in the block commit together or not at all.

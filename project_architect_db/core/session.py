@@ -196,8 +196,8 @@ class Session:
         roll back on an exception or cancellation."""
         if self._tx_wanted:
             raise DatabaseError(
-                "this session is already in a transaction; DuckDB has no nested "
-                "transactions (savepoints), so run the work in the outer one"
+                "this session is already in a transaction; the library has no nested "
+                "transactions (DuckDB has no savepoints), so run the work in the outer one"
             )
         self._tx_wanted = True
         try:
