@@ -54,8 +54,9 @@ def db_of(app: FastAPI) -> Database:
 
 
 @pytest.fixture
-def app(db_path: Path) -> FastAPI:
-    return create_app(str(db_path))
+def app(pad_database_url: str | Path) -> FastAPI:
+    # The suite's database: a DuckDB file, or PostgreSQL with --pad-database-url.
+    return create_app(str(pad_database_url))
 
 
 @pytest.fixture
@@ -269,8 +270,8 @@ async def test_analytics_count_what_was_written(client: httpx.AsyncClient) -> No
     assert sum(point["value"] for point in series.json()["points"]) == 2
 
 
-async def test_admin_stats_are_the_engines(db_path: Path) -> None:
-    app = create_app(str(db_path), pool_size=3, max_overflow=1)
+async def test_admin_stats_are_the_engines(pad_database_url: str | Path) -> None:
+    app = create_app(str(pad_database_url), pool_size=3, max_overflow=1)
     async with serving(app) as client:
         await new_project(client)
         stats = await client.get("/admin/stats")
@@ -341,7 +342,8 @@ async def test_a_duplicate_key_is_409_and_writes_nothing(
 
     refused = await client.post("/projects", json=project_data(name="Two"))
     detail = assert_error(refused, 409, "IntegrityError")
-    assert 'Duplicate key "id: 2"' in detail
+    # The database's own words: DuckDB's, or PostgreSQL's.
+    assert 'Duplicate key "id: 2"' in detail or 'unique constraint "projects_pkey"' in detail
     assert await rows(app, "SELECT id, name FROM projects ORDER BY id") == [
         {"id": 1, "name": "One"},
         {"id": 2, "name": "Imported"},
@@ -403,9 +405,9 @@ async def test_input_the_library_refuses_is_422_without_the_input(
 
 
 async def test_a_busy_pool_is_503_with_retry_after(
-    db_path: Path, caplog: pytest.LogCaptureFixture
+    pad_database_url: str | Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(str(db_path), pool_size=1, max_overflow=0, pool_timeout=0.05)
+    app = create_app(str(pad_database_url), pool_size=1, max_overflow=0, pool_timeout=0.05)
     async with serving(app) as client:
         async with db_of(app).engine.session():  # the only connection
             busy = await client.get("/projects/1")

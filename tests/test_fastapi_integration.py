@@ -104,12 +104,14 @@ class ResponseStartProbe:
 # -- db.transaction: commit before the response, roll back on errors ------------------------
 
 
-async def test_the_transaction_commits_before_the_response_starts(db_path: Path) -> None:
+async def test_the_transaction_commits_before_the_response_starts(
+    pad_database_url: str | Path,
+) -> None:
     """What a client can see when the response starts: the row written by
     ``db.transaction`` is committed; with a plain ``yield`` dependency (FastAPI
     >= 0.118 ends it after the response is sent) it is not yet, which is why
     ``db.transaction`` is built the way it is."""
-    db = Database(db_path)
+    db = Database(pad_database_url)
     app = fastapi_app(db)
 
     async def plain_transaction() -> AsyncIterator[Session]:
@@ -142,6 +144,8 @@ async def test_the_transaction_commits_before_the_response_starts(db_path: Path)
 async def test_a_failed_commit_is_an_error_response_and_writes_nothing(
     db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # DuckDB only (db_path): on PostgreSQL the second insert waits for the first
+    # transaction's row lock, and the request waits for the second insert.
     db = Database(db_path)
     app = fastapi_app(db)
     insert = "INSERT INTO projects (id, name, project_idea) VALUES (100, $name, 'Same id twice')"
@@ -176,9 +180,9 @@ async def test_a_failed_commit_is_an_error_response_and_writes_nothing(
     ids=["library error", "HTTPException", "any exception"],
 )
 async def test_a_handler_that_raises_rolls_the_transaction_back(
-    db_path: Path, raised: Exception, status: int
+    pad_database_url: str | Path, raised: Exception, status: int
 ) -> None:
-    db = Database(db_path)
+    db = Database(pad_database_url)
     app = fastapi_app(db)
 
     @app.post("/projects")
@@ -194,9 +198,9 @@ async def test_a_handler_that_raises_rolls_the_transaction_back(
 
 
 async def test_a_request_has_one_transaction_and_sessions_commit_each_call(
-    db_path: Path,
+    pad_database_url: str | Path,
 ) -> None:
-    db = Database(db_path)
+    db = Database(pad_database_url)
     app = fastapi_app(db)
 
     async def repository(
@@ -226,8 +230,8 @@ async def test_a_request_has_one_transaction_and_sessions_commit_each_call(
 # -- the lifespan ------------------------------------------------------------------------------
 
 
-async def test_the_lifespan_opens_migrates_and_closes(db_path: Path) -> None:
-    db = Database(db_path, pool_size=2)
+async def test_the_lifespan_opens_migrates_and_closes(pad_database_url: str | Path) -> None:
+    db = Database(pad_database_url, pool_size=2)
     app = Starlette(lifespan=db.lifespan)
     assert not db.engine.is_open
     async with app.router.lifespan_context(app):
@@ -441,7 +445,9 @@ async def test_a_plain_starlette_app_gets_the_same_responses(
         assert db.engine.stats().checked_out == 0
 
 
-async def test_validation_details_are_json_whatever_the_context_holds(db_path: Path) -> None:
+async def test_validation_details_are_json_whatever_the_context_holds(
+    pad_database_url: str | Path,
+) -> None:
     """An error's ctx can hold an exception, a Decimal, a date or infinity;
     each comes back as text, and no input value comes back."""
     checks: dict[str, tuple[Any, Any]] = {
@@ -456,7 +462,7 @@ async def test_validation_details_are_json_whatever_the_context_holds(db_path: P
         validator.validate_python(value)
         raise AssertionError("unreachable")
 
-    db = Database(db_path)
+    db = Database(pad_database_url)
     app = Starlette(routes=[Route("/{kind}", check)], lifespan=db.lifespan)
     db.install(app)
     async with serving(app) as client:
