@@ -116,7 +116,7 @@ def check_sql(directory: Path | None = None) -> CheckReport:
     finally:
         connection.close()
     failures += _contract(catalog)
-    postgres = load_postgres_catalog(catalog.directory)
+    postgres = load_postgres_catalog(shared=catalog)
     known = {(failure.location, failure.problem) for failure in failures}
     failures += [
         Failure(problem.location, None, problem.problem)

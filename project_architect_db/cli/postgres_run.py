@@ -14,7 +14,6 @@ every output format (table, csv, json, jsonl, parquet) is ``run``'s own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,7 +21,7 @@ import psycopg
 import pyarrow as pa
 
 from ..core.config import redact_url
-from ..core.sql import NamedQuery
+from ..core.sql import Catalog, NamedQuery
 from ..errors import Stage
 from ..postgres.catalog import load_postgres_catalog
 from ..postgres.connection import connect
@@ -34,11 +33,12 @@ from .output import unique_names
 __all__ = ["postgres_text", "run_on_postgres"]
 
 
-def postgres_text(query: NamedQuery, directory: Path, from_catalog: bool) -> str:
-    """The SQL PostgreSQL runs for ``query``: its twin's, if a catalog query has one."""
-    if not from_catalog:
+def postgres_text(query: NamedQuery, catalog: Catalog | None) -> str:
+    """The SQL PostgreSQL runs for ``query``: its twin's, if it is a query of
+    ``catalog`` (None: an analyst's file) that has one."""
+    if catalog is None:
         return query.sql
-    twin = load_postgres_catalog(directory).twins.get(query.name)
+    twin = load_postgres_catalog(shared=catalog).twins.get(query.name)
     return twin.query.sql if twin is not None else query.sql
 
 

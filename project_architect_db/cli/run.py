@@ -210,9 +210,8 @@ def _execute_on_postgres(
     an in-memory DuckDB table, so the output is the same as from a file."""
     from .postgres_run import postgres_text, run_on_postgres
 
-    from_catalog = _QUERY_NAME.fullmatch(args.target) is not None
-    if from_catalog:
-        texts = [postgres_text(plan.query, catalog_of(args).directory, from_catalog)]
+    if _QUERY_NAME.fullmatch(args.target) is not None:
+        texts = [postgres_text(plan.query, catalog_of(args))]
     else:
         texts = [statement.query for statement in plan.statements]
     rows, changed = run_on_postgres(

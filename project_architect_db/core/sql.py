@@ -40,6 +40,7 @@ __all__ = [
     "Operation",
     "SqlFileError",
     "get_query",
+    "installed_catalog",
     "load_catalog",
     "load_file",
     "load_migrations",
@@ -268,6 +269,11 @@ def _installed() -> Catalog:
             + "\n".join(str(problem) for problem in catalog.problems)
         )
     return catalog
+
+
+def installed_catalog() -> Catalog:
+    """The catalog the library runs (checked: broken files raise)."""
+    return _installed()
 
 
 def queries() -> dict[str, NamedQuery]:

@@ -39,6 +39,7 @@ __all__ = [
     "EntityStatements",
     "Statement",
     "Use",
+    "checked_against",
     "checked_query",
     "contract_problem",
 ]
@@ -111,7 +112,12 @@ def run(name: str, *parameters: str) -> Statement:
 @cache
 def checked_query(statement: Statement) -> NamedQuery:
     """The installed query a registered statement names, once checked against it."""
-    query = queries().get(statement.name)
+    return checked_against(statement, queries().get(statement.name))
+
+
+def checked_against(statement: Statement, query: NamedQuery | None) -> NamedQuery:
+    """``query``, the one a catalog holds under ``statement``'s name (None: it
+    holds none), if it fits how the code runs ``statement``; else the error."""
     if query is None:
         raise InvalidQueryError(
             f"the SQL files have no query {statement.name!r}; run "

@@ -30,16 +30,18 @@ from pathlib import Path
 
 from ..core.sql import (
     POSTGRES_DIRECTORY,
+    Catalog,
     Migration,
     NamedQuery,
     SqlFileError,
+    installed_catalog,
     load_catalog,
     load_file,
     load_migrations,
     queries,
     sql_directory,
 )
-from ..core.statements import Statement, contract_problem
+from ..core.statements import Statement, checked_against
 from ..errors import InvalidQueryError
 
 __all__ = [
@@ -90,14 +92,18 @@ class PostgresCatalog:
     problems: tuple[SqlFileError, ...] = ()
 
 
-def load_postgres_catalog(directory: Path | None = None) -> PostgresCatalog:
+def load_postgres_catalog(
+    directory: Path | None = None, *, shared: Catalog | None = None
+) -> PostgresCatalog:
     """The shared queries of ``directory`` (default: the installed SQL files)
     overlaid with the twins of its ``postgres/`` subdirectory, every problem
     collected: a twin without a valid twin-of line, naming another query, whose
     DuckDB query changed since its review, or whose parameters or operation
-    differ from its DuckDB query's."""
-    root = (directory or sql_directory()).resolve()
-    shared = load_catalog(root)
+    differ from its DuckDB query's. ``shared``: that directory's DuckDB catalog,
+    when the caller has loaded it already (it is not read twice)."""
+    if shared is None:
+        shared = load_catalog((directory or sql_directory()).resolve())
+    root = shared.directory
     problems: list[SqlFileError] = list(shared.problems)
     queries = {
         name: query for name, query in shared.queries.items() if query.source not in DUCKDB_ONLY
@@ -170,8 +176,9 @@ def _twin(
 
 @cache
 def postgres_catalog() -> PostgresCatalog:
-    """The installed catalog for PostgreSQL (checked: a broken one raises)."""
-    catalog = load_postgres_catalog()
+    """The installed catalog for PostgreSQL (checked: a broken one raises), over
+    the DuckDB catalog the library runs (``use_sql_directory`` included)."""
+    catalog = load_postgres_catalog(shared=installed_catalog())
     if catalog.problems:
         raise RuntimeError(
             f"the PostgreSQL SQL files in {catalog.directory} are broken; run "
@@ -185,17 +192,9 @@ def postgres_catalog() -> PostgresCatalog:
 def postgres_query(statement: Statement) -> NamedQuery:
     """The query a registered statement runs on PostgreSQL, once checked against it."""
     query = postgres_catalog().queries.get(statement.name)
-    if query is None:
-        if statement.name in queries():
-            raise InvalidQueryError(
-                f"query {statement.name!r} is DuckDB-only (it has no PostgreSQL version), so "
-                "this operation is not available on a PostgreSQL engine"
-            )
+    if query is None and statement.name in queries():
         raise InvalidQueryError(
-            f"the SQL files have no query {statement.name!r}; run "
-            "'project-architect-db check-sql' to see what is broken"
+            f"query {statement.name!r} is DuckDB-only (it has no PostgreSQL version), so "
+            "this operation is not available on a PostgreSQL engine"
         )
-    problem = contract_problem(statement, query)
-    if problem is not None:
-        raise InvalidQueryError(f"{query.location}: query {query.name}: {problem}")
-    return query
+    return checked_against(statement, query)
