@@ -117,8 +117,14 @@ def _lost(failure: PostgresFailure) -> str:
     )
 
 
+def _open_failure(failure: PostgresFailure) -> str:
+    return open_failure_message(failure.database, failure.exc)
+
+
 #: Every translation of a psycopg exception into the library's.
 POSTGRES_ERRORS: tuple[PostgresErrorRule, ...] = (
+    # Connecting: what went wrong and what to do (open_failure_message).
+    PostgresErrorRule("open", (Stage.OPEN,), (), DatabaseError, _open_failure),
     PostgresErrorRule(
         "migrate",
         (Stage.MIGRATE,),
@@ -217,8 +223,6 @@ def from_postgres(
 ) -> ProjectArchitectDBError:
     """The library error that stands for ``exc``; raise it ``from exc``."""
     assert isinstance(exc, psycopg.Error)
-    if during is Stage.OPEN:
-        return DatabaseError(open_failure_message(database, exc))
     return postgres_error_rule(exc, during).build(PostgresFailure(exc, entity, entity_id, database))
 
 

@@ -155,6 +155,7 @@ async def test_a_failing_migration_is_named(pg_url: str) -> None:
 
 def test_every_row_has_a_test() -> None:
     tested = {case[0] for case in CASES} | {
+        "open",  # test_connect.py: a server that is down, a missing database, a user
         "migrate",  # test_a_failing_migration_is_named
         "engine closed",  # test_cancel.py: closing the engine interrupts what still runs
         "read-only transaction",  # test_connect.py: a read-only engine refuses writes
