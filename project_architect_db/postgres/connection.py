@@ -93,13 +93,12 @@ def connect(
 class PostgresConnection:
     """A psycopg connection with the DuckDB connection methods the runner uses."""
 
-    __slots__ = ("_connection", "_cursor", "_staged")
+    __slots__ = ("_connection", "_cursor")
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._connection = connection
         # One cursor, reused: psycopg resets it on each execute.
         self._cursor = connection.cursor()
-        self._staged: set[str] = set()
 
     @property
     def raw(self) -> psycopg.Connection[Any]:
@@ -156,7 +155,6 @@ class PostgresConnection:
         cursor = self._cursor
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{quoted}")
         cursor.execute(f"CREATE TEMPORARY TABLE {quoted} ({columns})")
-        self._staged.add(name)
         if table.num_rows:
             names = ", ".join(_identifier(field.name) for field in table.schema)
             try:
@@ -167,7 +165,6 @@ class PostgresConnection:
                 raise _not_utf8(exc) from exc
 
     def unregister(self, name: str) -> None:
-        self._staged.discard(name)
         if self._connection.info.transaction_status == _IN_ERROR:
             return  # the rollback that follows removes a table this transaction made
         self._cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_identifier(name)}")

@@ -9,6 +9,7 @@ process applies them and the others find them applied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -31,7 +32,7 @@ MINIMUM_SERVER_VERSION = 140000
 MIGRATION_LOCK = 0x70_61_64_6D_69_67  # "padmig"
 
 
-def postgres_connector(config: EngineConfig) -> Any:
+def postgres_connector(config: EngineConfig) -> Callable[[], PostgresConnection]:
     """The pool's ``connect``: a new connection to the engine's server."""
 
     def open_one() -> PostgresConnection:
