@@ -44,7 +44,7 @@ class TestDatabases:
 
         if not self._created:
             with psycopg.connect(self._server_url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+                self._drop(admin)  # left over by an interrupted run
                 admin.execute(f'CREATE DATABASE "{self.name}"')
             self._created = True
             _migrate(self.url)
@@ -61,8 +61,11 @@ class TestDatabases:
         import psycopg
 
         with psycopg.connect(self._server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self._drop(admin)
         self._created = False
+
+    def _drop(self, admin: Any) -> None:
+        admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def _migrate(url: str) -> None:

@@ -3,13 +3,12 @@ with an error naming the URL (never its password) and the fix, writing nothing."
 
 from __future__ import annotations
 
-import socket
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from pgservers import database_url
+from pgservers import database_url, free_port
 
 from project_architect_db import DatabaseEngine, DatabaseError, ProjectCreate, ProjectRepository
 from project_architect_db.core.config import EngineConfig
@@ -22,12 +21,6 @@ def _tables(url: str) -> list[str]:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
         ).fetchall()
     return [row[0] for row in rows]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_an_engine_migrates_a_new_database_and_serves_calls(pg_url: str) -> None:
@@ -45,7 +38,7 @@ async def test_an_engine_migrates_a_new_database_and_serves_calls(pg_url: str) -
 
 
 async def test_a_server_that_is_down_is_named_with_the_fix() -> None:
-    url = f"postgresql://app:hunter2@127.0.0.1:{_free_port()}/app"
+    url = f"postgresql://app:hunter2@127.0.0.1:{free_port()}/app"
     engine = DatabaseEngine(url, pool_size=1)
     with pytest.raises(DatabaseError) as caught:
         await engine.connect()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import anyio
 import httpx
 import psycopg
 import pytest
+from pgservers import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -25,9 +25,7 @@ class Server:
     """``uvicorn fastapi_app.app:create_app --workers 2`` on a free port."""
 
     def __init__(self, database_url: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+        port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [
