@@ -62,8 +62,10 @@ class DatabaseEngine:
     database, applies pending migrations (unless ``migrate=False``) and closes
     everything on exit. ``DatabaseEngine("postgresql://user:password@host:5432/db")``
     gives the same API on PostgreSQL (the ``[postgres]`` extra: psycopg 3), for
-    more than one process (README, "Scaling out"). Work happens in ``engine.session()`` (each statement
-    auto-commits) or ``engine.transaction()`` (one transaction).
+    more than one process (README, "Scaling out").
+
+    Work happens in ``engine.session()`` (each statement auto-commits) or
+    ``engine.transaction()`` (one transaction).
 
     ``options`` are :class:`~project_architect_db.core.config.EngineConfig`'s
     fields (pool size and timeouts, DuckDB's ``threads``/``memory_limit``/

@@ -257,7 +257,7 @@ class QueryBuilder(Generic[ModelT]):
     async def exists(self) -> bool:
         """Whether any row matches."""
         where, params = self._where()
-        sql = f"SELECT EXISTS (SELECT 1 FROM ({base_sql(self._base, self._session.driver)}) AS rows WHERE {where}) AS found"
+        sql = f"SELECT EXISTS (SELECT 1 FROM ({self._base_sql}) AS rows WHERE {where}) AS found"
         return await self._run(lambda db: bool(db.composed(self._base, sql, params)[0]["found"]))
 
     async def all_and_count(self) -> tuple[list[ModelT], int]:
@@ -299,6 +299,11 @@ class QueryBuilder(Generic[ModelT]):
     def _base(self) -> Statement:
         return self._statements.listing
 
+    @property
+    def _base_sql(self) -> str:
+        """The base query's text on this session's backend, for SQL composed around it."""
+        return base_sql(self._base, self._session.driver)
+
     def _where(self) -> tuple[str, dict[str, Any]]:
         return where_clause(self._conditions, self._include_deleted)
 
@@ -315,15 +320,15 @@ class QueryBuilder(Generic[ModelT]):
 
     def _ordered(self, where: str) -> str:
         """The base query's rows that match, in the builder's order. DuckDB picks
-        a page of them (LIMIT up to 1,000) in two steps: see ``core/pool.py``'s
+        a page of them (LIMIT up to 1,000) in two steps: see ``core/engine.py``'s
         ``SESSION_SETUP``."""
-        base = base_sql(self._base, self._session.driver)
+        base = self._base_sql
         return f"SELECT * FROM ({base}) AS rows WHERE {where} ORDER BY {compile_order(self._order)}"
 
     def _count(self) -> tuple[str, dict[str, Any]]:
         where, params = self._where()
         return (
-            f"SELECT count(*) AS n FROM ({base_sql(self._base, self._session.driver)}) AS rows WHERE {where}",
+            f"SELECT count(*) AS n FROM ({self._base_sql}) AS rows WHERE {where}",
             params,
         )
 
