@@ -186,14 +186,17 @@ async def test_fast_calls_under_the_statement_timeout_are_unaffected(db_path: Pa
 
 async def test_a_timed_out_repository_write_is_rolled_back(db_path: Path) -> None:
     async with DatabaseEngine(db_path) as engine:
-        items = [project_data(name=f"bulk {i}", description="x " * 20) for i in range(2000)]
-        async with engine.session(statement_timeout=0.02) as session:
+        # The deadline must pass while rows are still going in: a deadline that
+        # passes during COMMIT lets the finished load stand (as it should), so the
+        # load is many times longer than the limit, even on a fast disk.
+        items = [project_data(name=f"bulk {i}", description="x " * 20) for i in range(10_000)]
+        async with engine.session(statement_timeout=0.01) as session:
             with pytest.raises(StatementTimeoutError, match="project operation"):
                 await ProjectRepository(session).bulk_create(items, returning=False)
         assert await _row_counts(engine) == dict.fromkeys(TABLES, 0)
         # Without the limit the same load goes through.
         async with engine.session() as session:
-            assert await ProjectRepository(session).bulk_create(items, returning=False) == 2000
+            assert await ProjectRepository(session).bulk_create(items, returning=False) == 10_000
         await _assert_engine_usable(engine)
 
 
