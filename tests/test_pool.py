@@ -11,7 +11,7 @@ import anyio
 import duckdb
 import pytest
 from anyio.abc import TaskStatus
-from helpers import LONG_QUERY, project_data
+from helpers import LONG_QUERY, STOPPED_WITHIN, project_data
 
 from project_architect_db import (
     DatabaseEngine,
@@ -329,7 +329,7 @@ async def test_task_cancelled_while_its_query_runs_interrupts_the_query(
             await session.execute(LONG_QUERY)
         elapsed = time.monotonic() - started
         assert scope.cancelled_caught
-        assert elapsed < 2.0
+        assert elapsed < STOPPED_WITHIN
         assert engine.stats().checked_out == 1
         # The same (auto-commit) session goes on working and its write commits.
         await session.execute(
@@ -459,7 +459,7 @@ async def test_close_interrupts_query_still_running_after_the_timeout(db_path: P
         begun = time.monotonic()
         await engine.close(timeout=0.3)
         elapsed = time.monotonic() - begun
-    assert 0.25 <= elapsed < 3.0  # the query alone would run for tens of seconds
+    assert 0.25 <= elapsed < STOPPED_WITHIN  # the query alone runs for about a minute
     assert len(outcome) == 1
     assert isinstance(outcome[0], PoolClosedError)
     assert isinstance(outcome[0].__cause__, duckdb.Error)
@@ -538,7 +538,7 @@ async def test_session_held_idle_past_close_timeout_gets_pool_closed_error(
         await session.execute("SELECT 1")
         begun = time.monotonic()
         await engine.close(timeout=0.2)
-        assert time.monotonic() - begun < 3.0
+        assert time.monotonic() - begun < STOPPED_WITHIN
         with pytest.raises(PoolClosedError) as info:
             await session.execute("SELECT 1")
         assert isinstance(info.value.__cause__, duckdb.Error)
