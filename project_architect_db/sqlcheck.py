@@ -16,7 +16,7 @@
    against its current text: a DuckDB query changed since its twin's review
    fails here, naming both and the new hash. PostgreSQL's migrations are
    numbered without gaps. (The twins run for real in the equality suite,
-   tests/postgres/test_equality.py.)
+   tests/postgres/test_equality_queries.py.)
 
 Each failure names ``file:line``, the query, what is wrong and DuckDB's message.
 """
@@ -117,12 +117,7 @@ def check_sql(directory: Path | None = None) -> CheckReport:
         connection.close()
     failures += _contract(catalog)
     postgres = load_postgres_catalog(shared=catalog)
-    known = {(failure.location, failure.problem) for failure in failures}
-    failures += [
-        Failure(problem.location, None, problem.problem)
-        for problem in postgres.problems
-        if (problem.location, problem.problem) not in known  # the shared files' own
-    ]
+    failures += [Failure(problem.location, None, problem.problem) for problem in postgres.problems]
     return CheckReport(
         catalog.directory,
         len(catalog.queries),

@@ -82,7 +82,9 @@ class Twin:
 
 @dataclass(frozen=True)
 class PostgresCatalog:
-    """What a PostgreSQL engine runs, and what is wrong with it."""
+    """What a PostgreSQL engine runs, and what is wrong with its own files (the
+    twins and PostgreSQL's migrations; the shared files' problems are their
+    catalog's)."""
 
     directory: Path
     #: Every query PostgreSQL runs, by name: shared ones and twins.
@@ -96,15 +98,16 @@ def load_postgres_catalog(
     directory: Path | None = None, *, shared: Catalog | None = None
 ) -> PostgresCatalog:
     """The shared queries of ``directory`` (default: the installed SQL files)
-    overlaid with the twins of its ``postgres/`` subdirectory, every problem
-    collected: a twin without a valid twin-of line, naming another query, whose
-    DuckDB query changed since its review, or whose parameters or operation
-    differ from its DuckDB query's. ``shared``: that directory's DuckDB catalog,
-    when the caller has loaded it already (it is not read twice)."""
+    overlaid with the twins of its ``postgres/`` subdirectory, every problem of
+    those collected: a twin without a valid twin-of line, naming another query,
+    whose DuckDB query changed since its review, or whose parameters or
+    operation differ from its DuckDB query's. ``shared``: that directory's
+    DuckDB catalog, when the caller has loaded it already (it is not read
+    twice); its own problems stay in it."""
     if shared is None:
         shared = load_catalog((directory or sql_directory()).resolve())
     root = shared.directory
-    problems: list[SqlFileError] = list(shared.problems)
+    problems: list[SqlFileError] = []
     queries = {
         name: query for name, query in shared.queries.items() if query.source not in DUCKDB_ONLY
     }
