@@ -33,11 +33,9 @@ from .output import unique_names
 __all__ = ["postgres_text", "run_on_postgres"]
 
 
-def postgres_text(query: NamedQuery, catalog: Catalog | None) -> str:
-    """The SQL PostgreSQL runs for ``query``: its twin's, if it is a query of
-    ``catalog`` (None: an analyst's file) that has one."""
-    if catalog is None:
-        return query.sql
+def postgres_text(query: NamedQuery, catalog: Catalog) -> str:
+    """The SQL PostgreSQL runs for ``query``, a query of ``catalog``: its twin's,
+    if it has one, else its shared text."""
     twin = load_postgres_catalog(shared=catalog).twins.get(query.name)
     return twin.query.sql if twin is not None else query.sql
 

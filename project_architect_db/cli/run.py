@@ -18,13 +18,13 @@ import difflib
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
 
-from ..core.sql import NamedQuery, Operation, SqlFileError, load_file
+from ..core.sql import Catalog, NamedQuery, Operation, SqlFileError, load_file
 from ..errors import Stage, from_duckdb
 from .common import (
     CommandError,
@@ -175,6 +175,9 @@ class _Plan:
     limit: int | None
     #: Keep only the first column (a '$' query: the library reads one value).
     first_column_only: bool
+    #: The catalog the query is from (None: an analyst's file): on PostgreSQL
+    #: its twin there runs instead.
+    catalog: Catalog | None
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
     database = database_source(args.database)
     with pending_output(plan.output) as pending:
         if isinstance(database, str):
-            outcome = _execute_on_postgres(database, plan, args, pending)
+            outcome = _execute_on_postgres(database, plan, pending)
         else:
             with _connect(database, read_only=not plan.write) as connection:
                 outcome = _execute(connection, plan, pending)
@@ -203,15 +206,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execute_on_postgres(
-    url: str, plan: _Plan, args: argparse.Namespace, pending: Path | None
-) -> _Outcome:
+def _execute_on_postgres(url: str, plan: _Plan, pending: Path | None) -> _Outcome:
     """The plan on PostgreSQL (cli/postgres_run.py); the rows come back through
     an in-memory DuckDB table, so the output is the same as from a file."""
     from .postgres_run import postgres_text, run_on_postgres
 
-    if _QUERY_NAME.fullmatch(args.target) is not None:
-        texts = [postgres_text(plan.query, catalog_of(args))]
+    if plan.catalog is not None:
+        texts = [postgres_text(plan.query, plan.catalog)]
     else:
         texts = [statement.query for statement in plan.statements]
     rows, changed = run_on_postgres(
@@ -226,9 +227,7 @@ def _execute_on_postgres(
         return _Outcome(None, changed)
     try:
         last = duckdb.extract_statements("SELECT * FROM result")[0]
-        local = _Plan(
-            plan.query, [last], {}, False, plan.form, plan.output, None, plan.first_column_only
-        )
+        local = replace(plan, statements=[last], values={}, write=False, limit=None)
         if plan.form == "parquet":
             assert pending is not None
             return _Outcome(None, changed, _parquet(rows, last, local, pending))
@@ -242,7 +241,7 @@ def _execute_on_postgres(
 
 def _plan(args: argparse.Namespace) -> _Plan:
     output = _output_of(args)
-    query = _query_of(args)
+    query, catalog = _query_of(args)
     values = _values_of(query, args.param)
     statements = _statements_of(query)
     _check_writes(query, statements, allowed=args.write)
@@ -263,6 +262,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
         output=output,
         limit=limit,
         first_column_only=query.operation is Operation.SELECT_VALUE,
+        catalog=catalog,
     )
 
 
@@ -277,15 +277,18 @@ def _output_of(args: argparse.Namespace) -> Path | None:
     return new_file(args.output, option="--output", overwrite=args.force)
 
 
-def _query_of(args: argparse.Namespace) -> NamedQuery:
+def _query_of(args: argparse.Namespace) -> tuple[NamedQuery, Catalog | None]:
+    """The query to run, and the catalog it is from (None: an analyst's file)."""
     target: str = args.target
+    catalog: Catalog | None = None
     if _QUERY_NAME.fullmatch(target):
         if args.query is not None:
             raise UsageError(
                 f"--query picks a query inside a .sql FILE, and {target!r} is a query name; "
                 "drop --query, or give the file's path (with a '/' or a '.', e.g. ./FILE)"
             )
-        query = find_query(catalog_of(args), target.replace("-", "_"))
+        catalog = catalog_of(args)
+        query = find_query(catalog, target.replace("-", "_"))
     else:
         query = _query_in_file(Path(target).expanduser(), args.query)
     if query.operation is Operation.EXECUTE_MANY:
@@ -293,7 +296,7 @@ def _query_of(args: argparse.Namespace) -> NamedQuery:
             f"query {query.name} ({query.location}) is an execute-many query ('*!'): it runs "
             "once per set of parameters, which the command line cannot give"
         )
-    return query
+    return query, catalog
 
 
 def _query_in_file(path: Path, wanted: str | None) -> NamedQuery:

@@ -139,6 +139,18 @@ def test_the_command_line_on_a_postgres_url(pg_url: str, tmp_path: Path) -> None
     ids = [row["id"] for row in json.loads(done.stdout)]
     # Every third project is active, but project 2 (n = 1) was soft-deleted.
     assert ids == [n + 1 for n in range(60) if n % 3 == 1 and n != 1]
+    # An analyst's own file runs as written.
+    mine = tmp_path / "mine.sql"
+    mine.write_text(
+        "-- name: live_by_status\n-- Live projects of one status.\n"
+        "SELECT count(*) AS n FROM projects WHERE status = :status AND deleted_at IS NULL;\n",
+        encoding="utf-8",
+    )
+    done = cli(
+        "run", str(mine), "--database", pg_url, "--param", "status=active", "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"n": len(ids)}]
     as_json = cli(
         "run",
         "project_metrics",
