@@ -24,7 +24,13 @@ from ..errors import (
     Stage,
 )
 
-__all__ = ["POSTGRES_ERRORS", "PostgresErrorRule", "from_postgres", "is_connection_lost"]
+__all__ = [
+    "POSTGRES_ERRORS",
+    "PostgresErrorRule",
+    "from_postgres",
+    "is_connection_lost",
+    "is_serialization_failure",
+]
 
 _STATEMENTS = (Stage.STATEMENT, Stage.CLOSED_ENGINE)
 
@@ -42,11 +48,8 @@ class PostgresFailure:
 
     @property
     def text(self) -> str:
-        return (
-            str(self.exc).strip().splitlines()[0]
-            if str(self.exc).strip()
-            else type(self.exc).__name__
-        )
+        said = str(self.exc).strip()
+        return said.splitlines()[0] if said else type(self.exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,8 @@ class PostgresErrorRule:
 
 #: Connection-level states: the server closed the connection, or is shutting down.
 _LOST_STATES = ("08", "57P01", "57P02", "57P03")
+#: A write that lost to a concurrent transaction: serialization failure, deadlock.
+_CONFLICT_STATES = ("40001", "40P01")
 
 
 def is_connection_lost(exc: BaseException) -> bool:
@@ -105,7 +110,7 @@ def is_connection_lost(exc: BaseException) -> bool:
 
 
 def is_serialization_failure(exc: BaseException) -> bool:
-    return isinstance(exc, psycopg.Error) and exc.sqlstate in ("40001", "40P01")
+    return isinstance(exc, psycopg.Error) and exc.sqlstate in _CONFLICT_STATES
 
 
 def _lost(failure: PostgresFailure) -> str:
@@ -147,7 +152,7 @@ POSTGRES_ERRORS: tuple[PostgresErrorRule, ...] = (
     PostgresErrorRule(
         "write conflict",
         _STATEMENTS,
-        ("40001", "40P01"),
+        _CONFLICT_STATES,
         ConflictError,
         "a concurrent transaction changed it first",
     ),
