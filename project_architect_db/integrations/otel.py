@@ -98,7 +98,7 @@ def _parse_kind(sql: str) -> str:
 class _SpanListener:
     """The query listener ``instrument`` adds: one span per event."""
 
-    def __init__(self, tracer: trace.Tracer, database: str, system: str = "duckdb") -> None:
+    def __init__(self, tracer: trace.Tracer, database: str, system: str) -> None:
         self._tracer = tracer
         self._database = database
         #: OpenTelemetry's db.system.name: "duckdb" or "postgresql".
@@ -146,11 +146,12 @@ def instrument(engine: _Engine, *, tracer_provider: TracerProvider | None = None
     """
     tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=tracer_provider)
     config = engine.config
-    if config.backend == "postgresql":
-        # The database's name (never the URL: it may hold a password).
-        namespace = urlsplit(config.database).path.lstrip("/")
-        listener = _SpanListener(tracer, namespace, "postgresql")
-    else:
-        listener = _SpanListener(tracer, config.database)
+    # On PostgreSQL the database's name, never the URL: it may hold a password.
+    namespace = (
+        urlsplit(config.database).path.lstrip("/")
+        if config.backend == "postgresql"
+        else config.database
+    )
+    listener = _SpanListener(tracer, namespace, config.backend)
     engine.add_query_listener(listener)
     return listener

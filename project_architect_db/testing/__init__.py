@@ -213,9 +213,7 @@ def _read_override(config: pytest.Config) -> _Override | None:
             f"{source}={redact_url(url)!r}: {exc}. The test database must be "
             "'duckdb:///:memory:', a DuckDB file or a postgresql:// URL."
         ) from None
-    if is_postgres_url(database):
-        return _Override(source=source, url=url, database=database)
-    if database != MEMORY:
+    if database != MEMORY and not is_postgres_url(database):
         database = str(Path(database).absolute())  # tests may change directory
     return _Override(source=source, url=url, database=database)
 
