@@ -19,8 +19,9 @@ def register(commands: Any) -> None:
         "nothing run); check that every query the library runs exists with the parameters "
         "it passes and an operation (the -- name: suffix) that fits how it runs it; check "
         "that every PostgreSQL twin under postgres/ was reviewed against its DuckDB query's "
-        "current text (the sha256 on its twin-of line). Each failure prints 'file:line: query NAME: what is wrong' and DuckDB's message; the "
-        "exit code is 1 if there is any.",
+        "current text (the sha256 on its twin-of line). Each failure prints "
+        "'file:line: query NAME: what is wrong' and DuckDB's message; the exit code is 1 "
+        "if there is any.",
     )
     add_sql_dir(check)
     check.set_defaults(handler=_check)

@@ -4,9 +4,9 @@ Every statement the library runs names its parameters ``$name`` (aiosql turns
 a file's ``:name`` into that for DuckDB; composed filters write it directly).
 psycopg wants ``%(name)s`` and reads every other ``%`` as the start of one, so
 a literal ``%`` (``LIKE 'a%'``) must be doubled. This module does both (and turns
-DuckDB's positional ``?`` into ``%s``), once
-per statement text, skipping string literals, quoted identifiers and comments
-(where a ``$name`` or a ``%`` is text, not a placeholder).
+DuckDB's positional ``?`` into ``%s``), once per statement text, skipping string
+literals, quoted identifiers and comments (where a ``$name`` or a ``%`` is text,
+not a placeholder).
 """
 
 from __future__ import annotations
