@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -44,6 +44,7 @@ __all__ = [
     "load_catalog",
     "load_file",
     "load_migrations",
+    "load_query_files",
     "migrations",
     "queries",
     "sql_directory",
@@ -213,6 +214,24 @@ def load_file(
     return found
 
 
+def load_query_files(
+    folder: Path, *, root: Path, skip: Collection[str], problems: list[SqlFileError]
+) -> Iterator[tuple[Path, list[NamedQuery]]]:
+    """Each ``.sql`` file below ``folder`` (in path order, leaving out the
+    top-level directories named in ``skip``) with its queries, labelled relative
+    to ``root``; a file that does not load goes to ``problems`` instead."""
+    for path in sorted(folder.rglob("*.sql")):
+        relative = path.relative_to(folder)
+        if relative.parts[0] in skip:
+            continue
+        try:
+            loaded = load_file(path, relative_to=root)
+        except SqlFileError as problem:
+            problems.append(problem)
+            continue
+        yield relative, loaded
+
+
 def load_catalog(directory: Path | None = None) -> Catalog:
     """Every named query (outside ``migrations/`` and ``postgres/``) and every migration of a SQL
     directory (default: the installed one). Problems are collected, not raised,
@@ -220,15 +239,8 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     root = (directory or sql_directory()).resolve()
     catalog: dict[str, NamedQuery] = {}
     problems: list[SqlFileError] = []
-    for path in sorted(root.rglob("*.sql")):
-        relative = path.relative_to(root)
-        if relative.parts[0] in ("migrations", POSTGRES_DIRECTORY):
-            continue
-        try:
-            loaded = load_file(path, relative_to=root)
-        except SqlFileError as problem:
-            problems.append(problem)
-            continue
+    skip = ("migrations", POSTGRES_DIRECTORY)
+    for _, loaded in load_query_files(root, root=root, skip=skip, problems=problems):
         for query in loaded:
             if query.name in catalog:
                 first = catalog[query.name]

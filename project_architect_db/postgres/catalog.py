@@ -36,8 +36,8 @@ from ..core.sql import (
     SqlFileError,
     installed_catalog,
     load_catalog,
-    load_file,
     load_migrations,
+    load_query_files,
     queries,
     sql_directory,
 )
@@ -113,15 +113,10 @@ def load_postgres_catalog(
     }
     twins: dict[str, Twin] = {}
     folder = root / POSTGRES_DIRECTORY
-    for path in sorted(folder.rglob("*.sql")) if folder.is_dir() else ():
-        relative = path.relative_to(folder)
-        if relative.parts[0] == "migrations":
-            continue
-        try:
-            loaded = load_file(path, relative_to=root)
-        except SqlFileError as problem:
-            problems.append(problem)
-            continue
+    # (A missing folder yields no files; it is reported below.)
+    for relative, loaded in load_query_files(
+        folder, root=root, skip=("migrations",), problems=problems
+    ):
         for query in loaded:
             twin, wrong = _twin(query, shared.queries, str(relative))
             if wrong is not None:
