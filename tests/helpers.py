@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -49,6 +50,28 @@ LONG_QUERY = (
 # it only has to be far shorter than LONG_QUERY, or than a wait that nothing
 # else would end, to prove that the call was stopped.
 STOPPED_WITHIN = 20.0
+
+#: The console script installed next to this interpreter (the nox session installs
+#: the wheel; a development venv has it from ``pip install -e .``).
+COMMAND = Path(sys.executable).with_name("project-architect-db")
+
+
+def run_cli(
+    *args: str | Path, cwd: Path | None = None, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The command line as users run it: the installed script in a subprocess,
+    warnings as errors; never raises on a non-zero exit."""
+    env = {**os.environ, "PYTHONWARNINGS": "error", "COLUMNS": "120"}
+    return subprocess.run(
+        [str(COMMAND), *map(str, args)],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
 
 
 def project_data(**overrides: Any) -> dict[str, Any]:

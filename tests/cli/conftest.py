@@ -3,15 +3,14 @@ script in a subprocess, against real DuckDB files."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
 import pytest
+from helpers import COMMAND, run_cli
 
 from project_architect_db import (
     ConversationRepository,
@@ -20,10 +19,6 @@ from project_architect_db import (
     ProjectRepository,
     RepositoryRepository,
 )
-
-#: The console script installed next to this interpreter (the nox session installs
-#: the wheel; a development venv has it from ``pip install -e .``).
-COMMAND = Path(sys.executable).with_name("project-architect-db")
 
 #: Fixed "now" for analytics that depend on it (health, activity windows).
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -36,23 +31,7 @@ def cli() -> Cli:
     """``cli("queries", "--format", "json", cwd=..., input=...)``: the completed process
     (stdout, stderr as text; never raises on a non-zero exit)."""
     assert COMMAND.is_file(), f"{COMMAND} is missing: install the package (pip install .)"
-
-    def run(
-        *args: str | Path, cwd: Path | None = None, input: str | None = None, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONWARNINGS": "error", "COLUMNS": "120"}
-        return subprocess.run(
-            [str(COMMAND), *map(str, args)],
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-
-    return run
+    return run_cli
 
 
 async def fill_sample(path: Path) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 import duckdb
 import pytest
+from helpers import run_cli
 
 from project_architect_db import (
     AnalyticsRepository,
@@ -29,14 +29,11 @@ from project_architect_db import (
     RepositoryRepository,
 )
 
-COMMAND = Path(sys.executable).with_name("project-architect-db")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COMMAND), *args], capture_output=True, text=True, timeout=300, check=False
-    )
+    return run_cli(*args, timeout=300)
 
 
 async def _fill(url: str) -> None:
