@@ -27,7 +27,14 @@ from ..errors import ProjectArchitectDBError, from_duckdb, is_write_conflict
 from .sql import Migration, NamedQuery, migrations
 from .statements import Statement, checked_query
 
-__all__ = ["DUCKDB", "Driver", "Translate"]
+__all__ = ["DUCKDB", "INTERRUPT_EVERY", "Driver", "Translate"]
+
+#: How often an interrupt is sent again while the statement it should stop still
+#: runs (seconds). One is not enough: sent after the runner's last check of
+#: ``cancelled`` but before the statement reaches the database, it finds nothing
+#: to stop (DuckDB and PostgreSQL both drop it), and the statement then runs to
+#: its end, which for a long query is hours.
+INTERRUPT_EVERY = 0.1
 
 #: ``translate(exc, during=..., entity=..., entity_id=...)``: the library error for
 #: a driver exception raised at ``during``.

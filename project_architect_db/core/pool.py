@@ -40,7 +40,7 @@ import anyio.lowlevel
 
 from ..errors import PoolClosedError, PoolTimeoutError
 from .config import EngineConfig
-from .driver import Driver
+from .driver import INTERRUPT_EVERY, Driver
 from .stats import PoolStats
 
 __all__ = ["ConnectionPool", "PooledConnection"]
@@ -159,15 +159,17 @@ class ConnectionPool:
             self._all_returned = anyio.Event()
             with anyio.move_on_after(timeout):
                 await self._all_returned.wait()
-            if self._checked_out:
-                for pooled in list(self._checked_out):
-                    # One closed under us (see pool_pre_ping) runs nothing.
-                    with contextlib.suppress(self._driver.error):
-                        pooled.connection.interrupt()
-                # Interrupted sessions roll back and release within moments;
-                # one held idle by its caller is closed under it below.
-                with anyio.move_on_after(1.0):
-                    await self._all_returned.wait()
+            # Interrupted sessions roll back and release within moments; one
+            # held idle by its caller is closed under it below. The interrupt is
+            # repeated: one sent just before a statement starts is dropped.
+            with anyio.move_on_after(1.0):
+                while self._checked_out:
+                    for pooled in list(self._checked_out):
+                        # One closed under us (see pool_pre_ping) runs nothing.
+                        with contextlib.suppress(self._driver.error):
+                            pooled.connection.interrupt()
+                    with anyio.move_on_after(INTERRUPT_EVERY):
+                        await self._all_returned.wait()
         for pooled in [*self._idle, *self._checked_out]:
             self._close_connection(pooled)
         self._idle.clear()

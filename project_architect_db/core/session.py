@@ -9,9 +9,9 @@ A session runs each piece of work in a worker thread, one thread hop per call
 * ``_tx_open``: DuckDB has a transaction open on this connection right now.
 
 Cancellation: a call cancelled before its thread starts never runs; one
-cancelled while running gets ``interrupt()`` on its connection, runs no further
-statement, and the session waits (shielded) for the thread to finish and rolls
-back. If the caller had a transaction open, that transaction is gone, so the
+cancelled while running gets ``interrupt()`` on its connection, repeated until
+its thread is done, runs no further statement, and the session waits (shielded)
+for the thread to finish and rolls back. If the caller had a transaction open, that transaction is gone, so the
 session refuses further statements until the caller rolls back or leaves the
 transaction block: it never silently starts a new transaction in its place.
 
@@ -48,7 +48,7 @@ import duckdb
 
 from ..errors import DatabaseError, Stage, StatementTimeoutError
 from .coalesce import ReadCoalescer
-from .driver import DUCKDB, Driver
+from .driver import DUCKDB, INTERRUPT_EVERY, Driver
 from .group_commit import GroupCommit, Mergeable
 from .observe import QueryObserver
 from .pool import ConnectionPool, PooledConnection
@@ -115,10 +115,14 @@ class _WorkerCall:
         self.succeeded = False
         self.result: Any = None
 
-    def wait_done(self) -> None:
-        """Block until the worker thread has finished (it has started)."""
-        with self.running:
-            pass
+    def interrupt_until_done(self, interrupt: Callable[[], None]) -> None:
+        """Block until the worker thread has finished (it has started), calling
+        ``interrupt`` now and every ``INTERRUPT_EVERY`` seconds while it runs."""
+        while self.running.locked():
+            interrupt()
+            if self.running.acquire(timeout=INTERRUPT_EVERY):
+                self.running.release()
+                return
 
 
 class _ConnectionClosed(Exception):
@@ -501,11 +505,15 @@ class Session:
             started = call.started
         if not started:
             return False
-        if call.running.locked():
+        error = self._context.driver.error
+
+        def interrupt() -> None:
             # A connection the closing pool closed under the call runs nothing more.
-            with suppress(self._context.driver.error):
+            with suppress(error):
                 pooled.connection.interrupt()
-        await anyio.to_thread.run_sync(call.wait_done)
+
+        # In a worker thread: a PostgreSQL cancel is a network round trip.
+        await anyio.to_thread.run_sync(call.interrupt_until_done, interrupt)
         return True
 
     async def _stop(self, pooled: PooledConnection, call: _WorkerCall, why: str) -> None:

@@ -29,6 +29,7 @@ import json
 import random
 import shutil
 import statistics
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine
@@ -40,7 +41,13 @@ from typing import Any
 import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
-from helpers import assert_pool_whole, conversation_data, project_data
+from helpers import (
+    LONG_QUERY,
+    STOPPED_WITHIN,
+    assert_pool_whole,
+    conversation_data,
+    project_data,
+)
 
 from project_architect_db import (
     AnalyticsRepository,
@@ -49,8 +56,12 @@ from project_architect_db import (
     DatabaseEngine,
     DatabaseError,
     NotFoundError,
+    PoolClosedError,
+    ProjectArchitectDBError,
     ProjectRepository,
+    StatementTimeoutError,
 )
+from project_architect_db.core.runner import StatementRunner
 
 ATTEMPTS_PER_BACKEND = 500
 WORKERS = 8
@@ -555,3 +566,77 @@ async def test_cancelling_a_long_analytics_call_stops_its_query(
         async with engine.session() as session:
             health = await AnalyticsRepository(session).repository_health_metrics()
             assert health.total_repositories == 0
+
+
+# -- an interrupt that finds nothing to stop ---------------------------------------------
+
+
+def _stall_after_the_check(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Hold the worker thread for half a second between the runner's first check
+    for a stop and its statement reaching the database, as a busy machine may
+    hold it; the event is set when the thread is in that gap. An interrupt sent
+    then finds nothing running, and DuckDB and PostgreSQL both drop it."""
+    past_the_check = threading.Event()
+    check = StatementRunner._check_cancelled
+
+    def check_then_stall(runner: StatementRunner) -> None:
+        check(runner)
+        if not past_the_check.is_set():
+            past_the_check.set()
+            time.sleep(0.5)
+
+    monkeypatch.setattr(StatementRunner, "_check_cancelled", check_then_stall)
+    return past_the_check
+
+
+@pytest.mark.parametrize("stopped_by", ["cancellation", "statement_timeout"])
+async def test_a_stop_that_lands_just_before_the_statement_starts_still_stops_it(
+    engine: DatabaseEngine, monkeypatch: pytest.MonkeyPatch, stopped_by: str
+) -> None:
+    """The stop comes while the worker thread stalls just before its statement:
+    the first interrupt is lost, and the session sends it again until the
+    thread is done, so LONG_QUERY (a minute on DuckDB, hours on PostgreSQL)
+    still stops at once."""
+    past_the_check = _stall_after_the_check(monkeypatch)
+    timeout = 0.05 if stopped_by == "statement_timeout" else None
+    async with engine.session(statement_timeout=timeout) as session:
+        began = time.monotonic()
+        if timeout is None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(session.execute, LONG_QUERY)
+                await anyio.to_thread.run_sync(past_the_check.wait)
+                tg.cancel_scope.cancel()
+        else:
+            with pytest.raises(StatementTimeoutError):
+                await session.execute(LONG_QUERY)
+        assert time.monotonic() - began < STOPPED_WITHIN
+        assert past_the_check.is_set()
+        # The session goes on working, and the pool is whole.
+        assert await session.execute("SELECT 1 AS one") == [{"one": 1}]
+    await assert_pool_whole(engine)
+
+
+async def test_closing_the_engine_stops_a_statement_its_first_interrupt_missed(
+    engine: DatabaseEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``close()`` interrupts the statements still running when its timeout
+    passes; while they run, it interrupts them again, so one that started just
+    after the first interrupt stops too."""
+    past_the_check = _stall_after_the_check(monkeypatch)
+    outcome: list[Exception] = []
+
+    async def long_running() -> None:
+        try:
+            async with engine.session() as session:
+                await session.execute(LONG_QUERY)
+        except ProjectArchitectDBError as exc:
+            outcome.append(exc)
+
+    began = time.monotonic()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(long_running)
+        await anyio.to_thread.run_sync(past_the_check.wait)
+        await engine.close(timeout=0)
+    assert time.monotonic() - began < STOPPED_WITHIN
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], PoolClosedError), outcome
