@@ -163,7 +163,7 @@ async def test_pool_timeout_raises_while_holders_unaffected(db_path: Path) -> No
                 inner.start_soon(holder_works, first, 1)
                 inner.start_soon(holder_works, second, 2)
             assert len(elapsed) == 1
-            assert 0.15 <= elapsed[0] <= 1.0
+            assert 0.15 <= elapsed[0] < STOPPED_WITHIN
             # The holders kept working during and after the timeout.
             assert sorted(holder_results, key=lambda rows: rows[0]["v"]) == [
                 [{"v": 1}],

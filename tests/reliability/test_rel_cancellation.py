@@ -16,10 +16,10 @@ applied, the full-text index holds exactly the live projects, and new work
 succeeds.
 
 ``test_cancelling_a_long_analytics_call_stops_its_query`` cancels
-``AnalyticsRepository.conversation_flow_analysis`` over 6 million messages (6 s
-or more uncancelled on the 2-core test machine) after 0.2 s and checks that the
-call returns within 3 s, DuckDB stopped the statement, and the session and pool
-work afterwards.
+``AnalyticsRepository.conversation_flow_analysis`` over 6 million messages (0.5 s
+or more uncancelled on the 2-core test machine) after 0.1 s and checks that the
+statement raised its interruption rather than running to its end, and the
+session and pool work afterwards.
 """
 
 from __future__ import annotations
@@ -539,17 +539,13 @@ async def test_cancelling_a_long_analytics_call_stops_its_query(
             started = time.monotonic()
             with anyio.move_on_after(0.1) as scope:
                 await analytics.conversation_flow_analysis()
-            elapsed = time.monotonic() - started
             assert scope.cancelled_caught
-            # Uncancelled, this call takes 0.5 s or more (see GENERATE_MESSAGES);
-            # DuckDB checks for interrupts between chunks of work, and on a busy
-            # 2-core machine stopping has taken up to a second.
-            assert elapsed < 3.0
-            # DuckDB itself stopped: the statement's own time (measured in the
-            # worker thread until it raised) is as short.
+            assert time.monotonic() - started < STOPPED_WITHIN
+            # DuckDB itself stopped: the statement raised (its interruption) rather
+            # than running to its end (0.5 s or more, see GENERATE_MESSAGES).
             flow = engine.stats().queries["conversation_flow"]
             assert flow.calls == 1
-            assert flow.max_seconds < 3.0
+            assert flow.errors == 1
             assert engine.stats().checked_out == 1
 
             # The same session goes on working.
