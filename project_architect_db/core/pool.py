@@ -164,16 +164,20 @@ class ConnectionPool:
             # repeated: one sent just before a statement starts is dropped.
             with anyio.move_on_after(1.0):
                 while self._checked_out:
-                    for pooled in list(self._checked_out):
-                        # One closed under us (see pool_pre_ping) runs nothing.
-                        with contextlib.suppress(self._driver.error):
-                            pooled.connection.interrupt()
+                    await anyio.to_thread.run_sync(self._interrupt_each, list(self._checked_out))
                     with anyio.move_on_after(INTERRUPT_EVERY):
                         await self._all_returned.wait()
         for pooled in [*self._idle, *self._checked_out]:
             self._close_connection(pooled)
         self._idle.clear()
         self._checked_out.clear()
+
+    def interrupt(self, pooled: PooledConnection) -> None:
+        """Ask ``pooled``'s connection to stop the statement it runs, if any. Call
+        it from a worker thread: on PostgreSQL it is a network round trip."""
+        # One closed under its call (see pool_pre_ping) runs nothing more.
+        with contextlib.suppress(self._driver.error):
+            pooled.connection.interrupt()
 
     @property
     def closed(self) -> bool:
@@ -225,6 +229,10 @@ class ConnectionPool:
                 connection.close()
             raise
         return connection
+
+    def _interrupt_each(self, checked_out: list[PooledConnection]) -> None:
+        for pooled in checked_out:
+            self.interrupt(pooled)
 
     def _close_connection(self, pooled: PooledConnection) -> None:
         self._open -= 1

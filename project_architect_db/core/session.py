@@ -11,9 +11,10 @@ A session runs each piece of work in a worker thread, one thread hop per call
 Cancellation: a call cancelled before its thread starts never runs; one
 cancelled while running gets ``interrupt()`` on its connection, repeated until
 its thread is done, runs no further statement, and the session waits (shielded)
-for the thread to finish and rolls back. If the caller had a transaction open, that transaction is gone, so the
-session refuses further statements until the caller rolls back or leaves the
-transaction block: it never silently starts a new transaction in its place.
+for the thread to finish and rolls back. If the caller had a transaction open,
+that transaction is gone, so the session refuses further statements until the
+caller rolls back or leaves the transaction block: it never silently starts a
+new transaction in its place.
 
 Dependencies run one way: the engine builds one :class:`SessionContext` (pool,
 query observer, column cache, thread limiter, options) at connect and hands it
@@ -505,15 +506,9 @@ class Session:
             started = call.started
         if not started:
             return False
-        error = self._context.driver.error
-
-        def interrupt() -> None:
-            # A connection the closing pool closed under the call runs nothing more.
-            with suppress(error):
-                pooled.connection.interrupt()
-
+        pool = self._context.pool
         # In a worker thread: a PostgreSQL cancel is a network round trip.
-        await anyio.to_thread.run_sync(call.interrupt_until_done, interrupt)
+        await anyio.to_thread.run_sync(call.interrupt_until_done, lambda: pool.interrupt(pooled))
         return True
 
     async def _stop(self, pooled: PooledConnection, call: _WorkerCall, why: str) -> None:
